@@ -1,0 +1,398 @@
+// Package jetstream is the events.Store on NATS JetStream: two streams (the
+// durable history and the auth log), optimistic appends per aggregate with
+// expected-last-subject-sequence headers, and uniqueness claims written in the
+// same atomic batch as the events that make them.
+package jetstream
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/bindery/bindery/events"
+)
+
+// Stream names.
+const (
+	HistoryStream = "BINDERY_HISTORY"
+	AuthLogStream = "BINDERY_AUTHLOG"
+)
+
+// ClaimPrefix starts the internal subjects of uniqueness claims (outside
+// bindery.events.>, so downstream subscribers never see them).
+const ClaimPrefix = "bindery.claims."
+
+// SealPrefix starts the internal subjects of audit checkpoints.
+const SealPrefix = "bindery.seal."
+
+// HistoryTypes are the aggregate types kept forever.
+var HistoryTypes = []string{"app", "account", "role", "org", "webhook"}
+
+// Config shapes the streams.
+type Config struct {
+	Replicas      int           // 1 or 3
+	AuthLogMaxAge time.Duration // retention of the auth log; 0 = forever
+	Timeout       time.Duration // per request, when ctx has no deadline
+}
+
+// Store is the JetStream events.Store.
+type Store struct {
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	history jetstream.Stream
+	authlog jetstream.Stream
+	reg     *events.Registry
+	cfg     Config
+}
+
+var _ events.Store = (*Store)(nil)
+
+// Open creates or updates the two streams and returns the store.
+func Open(ctx context.Context, nc *nats.Conn, reg *events.Registry, cfg Config) (*Store, error) {
+	if cfg.Replicas == 0 {
+		cfg.Replicas = 1
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{nc: nc, js: js, reg: reg, cfg: cfg}
+	hist := []string{ClaimPrefix + ">", SealPrefix + "history"}
+	for _, t := range HistoryTypes {
+		hist = append(hist, events.SubjectPrefix+t+".>")
+	}
+	auth := []string{SealPrefix + "authlog"}
+	for _, t := range events.AuthLogTypes() {
+		auth = append(auth, events.SubjectPrefix+t+".>")
+	}
+	base := func(name string, subjects []string, maxAge time.Duration) jetstream.StreamConfig {
+		return jetstream.StreamConfig{
+			Name:               name,
+			Subjects:           subjects,
+			Storage:            jetstream.FileStorage,
+			Retention:          jetstream.LimitsPolicy,
+			MaxMsgsPerSubject:  -1,
+			MaxAge:             maxAge,
+			Replicas:           cfg.Replicas,
+			Duplicates:         2 * time.Minute,
+			DenyDelete:         true,
+			DenyPurge:          true,
+			AllowAtomicPublish: true,
+			// Direct gets may be answered by followers; reads that decide must
+			// see the leader's state, so only R1 streams allow them.
+			AllowDirect: cfg.Replicas == 1,
+		}
+	}
+	if s.history, err = js.CreateOrUpdateStream(ctx, base(HistoryStream, hist, 0)); err != nil {
+		return nil, fmt.Errorf("jetstream: stream %s: %w", HistoryStream, err)
+	}
+	if s.authlog, err = js.CreateOrUpdateStream(ctx, base(AuthLogStream, auth, cfg.AuthLogMaxAge)); err != nil {
+		return nil, fmt.Errorf("jetstream: stream %s: %w", AuthLogStream, err)
+	}
+	return s, nil
+}
+
+// JetStream exposes the context for consumers (projections, webhooks, audit).
+func (s *Store) JetStream() jetstream.JetStream { return s.js }
+
+// Conn is the NATS connection the store uses.
+func (s *Store) Conn() *nats.Conn { return s.nc }
+
+// Registry is the event registry the store decodes with.
+func (s *Store) Registry() *events.Registry { return s.reg }
+
+// StreamName maps events.StreamHistory/StreamAuthLog to the JetStream name.
+func StreamName(kind string) string {
+	if kind == events.StreamAuthLog {
+		return AuthLogStream
+	}
+	return HistoryStream
+}
+
+func (s *Store) stream(kind string) jetstream.Stream {
+	if kind == events.StreamAuthLog {
+		return s.authlog
+	}
+	return s.history
+}
+
+type outMsg struct {
+	subject string
+	header  nats.Header
+	data    []byte
+}
+
+// Append implements events.Store.
+func (s *Store) Append(ctx context.Context, meta events.Meta, changes ...events.Change) ([]events.Record, error) {
+	if len(changes) == 0 {
+		return nil, nil
+	}
+	if meta.Time.IsZero() {
+		meta.Time = time.Now()
+	}
+	kind := events.StreamOf(changes[0].Aggregate.Type)
+	var msgs []outMsg
+	var recs []events.Record
+	var constraints []events.Constraint
+	firstID := map[string]string{}
+	for _, ch := range changes {
+		if events.StreamOf(ch.Aggregate.Type) != kind {
+			return nil, errors.New("jetstream: one append spans two streams")
+		}
+		prev := ch.PrevHash
+		for i, e := range ch.Events {
+			env, raw, err := events.Encode(ch.Aggregate, e, meta, prev)
+			if err != nil {
+				return nil, err
+			}
+			prev = events.HashBytes(raw)
+			h := nats.Header{}
+			h.Set(jetstream.MsgIDHeader, env.ID)
+			if i == 0 {
+				h.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(ch.Expected, 10))
+				h.Set(jetstream.ExpectedLastSubjSeqSubjHeader, ch.Aggregate.Filter())
+			}
+			subj := ch.Aggregate.Subject(e)
+			msgs = append(msgs, outMsg{subject: subj, header: h, data: raw})
+			recs = append(recs, events.Record{Stream: kind, Subject: subj, Envelope: env, Event: e, Raw: raw})
+			if c, ok := e.(events.Constrainer); ok {
+				for _, k := range c.UniqueConstraints() {
+					constraints = append(constraints, k)
+					if _, seen := firstID[k.Kind+"\x00"+k.Value]; !seen {
+						firstID[k.Kind+"\x00"+k.Value] = env.ID
+					}
+				}
+			}
+		}
+	}
+	claims, err := s.claimMessages(ctx, constraints, firstID)
+	if err != nil {
+		return nil, err
+	}
+	msgs = append(msgs, claims...)
+	last, err := s.publish(ctx, msgs)
+	if err != nil {
+		return nil, err
+	}
+	// An atomic batch is stored contiguously: the ack names its last
+	// sequence, the events come first and the claims after them.
+	first := last - uint64(len(msgs)) + 1
+	for i := range recs {
+		recs[i].Sequence = first + uint64(i)
+	}
+	return recs, nil
+}
+
+// claimRecord is the payload stored on a claim subject.
+type claimRecord struct {
+	Kind  string `json:"kind"`
+	Owner string `json:"owner"` // "" = released
+	Event string `json:"event"` // the event that made or released the claim
+}
+
+// ClaimSubject is the internal subject of one unique value. The value is
+// hashed so that subjects stay valid tokens and carry no personal data.
+func ClaimSubject(kind, value string) string {
+	sum := sha256.Sum256([]byte(kind + "\x00" + value))
+	return ClaimPrefix + kind + "." + hex.EncodeToString(sum[:16])
+}
+
+// claimMessages turns constraints into claim messages, each expecting the
+// claim subject's current last sequence, so that the batch fails as a whole
+// if anyone claimed or released the value meanwhile.
+func (s *Store) claimMessages(ctx context.Context, cs []events.Constraint, eventIDs map[string]string) ([]outMsg, error) {
+	if len(cs) == 0 {
+		return nil, nil
+	}
+	// One word per value within one append; claiming wins over releasing
+	// the same value (a rename to the value held already is a no-op).
+	type want struct {
+		c     events.Constraint
+		order int
+	}
+	final := map[string]want{}
+	for i, c := range cs {
+		k := c.Kind + "\x00" + c.Value
+		if prev, ok := final[k]; ok && !prev.c.Release {
+			continue
+		}
+		final[k] = want{c, i}
+	}
+	ordered := make([]events.Constraint, len(cs))
+	present := make([]bool, len(cs))
+	for _, w := range final {
+		ordered[w.order] = w.c
+		present[w.order] = true
+	}
+	var out []outMsg
+	for i, c := range ordered {
+		if !present[i] {
+			continue
+		}
+		subj := ClaimSubject(c.Kind, c.Value)
+		owner, seq, err := s.claimState(ctx, subj)
+		if err != nil {
+			return nil, err
+		}
+		rec := claimRecord{Kind: c.Kind, Event: eventIDs[c.Kind+"\x00"+c.Value]}
+		switch {
+		case c.Release && owner != c.Owner:
+			continue // not ours (already released or never held)
+		case c.Release:
+			rec.Owner = ""
+		case owner == c.Owner:
+			continue // already ours
+		case owner != "":
+			return nil, &events.ClaimTakenError{Kind: c.Kind, Owner: owner}
+		default:
+			rec.Owner = c.Owner
+		}
+		data, _ := json.Marshal(rec)
+		h := nats.Header{}
+		h.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(seq, 10))
+		out = append(out, outMsg{subject: subj, header: h, data: data})
+	}
+	return out, nil
+}
+
+func (s *Store) claimState(ctx context.Context, subj string) (owner string, seq uint64, err error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	m, err := s.history.GetLastMsgForSubject(ctx, subj)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return "", 0, nil
+	}
+	if err != nil {
+		return "", 0, fmt.Errorf("jetstream: read claim: %w", err)
+	}
+	var rec claimRecord
+	if err := json.Unmarshal(m.Data, &rec); err != nil {
+		return "", 0, fmt.Errorf("jetstream: claim %s: %w", subj, err)
+	}
+	return rec.Owner, m.Sequence, nil
+}
+
+// Owner implements events.Store.
+func (s *Store) Owner(ctx context.Context, kind, value string) (string, error) {
+	owner, _, err := s.claimState(ctx, ClaimSubject(kind, value))
+	return owner, err
+}
+
+type pubAck struct {
+	Stream    string `json:"stream"`
+	Sequence  uint64 `json:"seq"`
+	Duplicate bool   `json:"duplicate,omitempty"`
+	Error     *struct {
+		Code        int    `json:"code"`
+		ErrCode     int    `json:"err_code"`
+		Description string `json:"description"`
+	} `json:"error,omitempty"`
+}
+
+// JetStream's answers to a stale expected sequence: 10071 names the real
+// last sequence; 10164 (replicated streams, in-flight subject) does not.
+const (
+	errWrongLastSeq      = 10071
+	errWrongLastSeqConst = 10164
+)
+
+// publish stores msgs: one as a plain publish, several as one atomic batch.
+func (s *Store) publish(ctx context.Context, msgs []outMsg) (uint64, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	var reply *nats.Msg
+	var err error
+	if len(msgs) == 1 {
+		m := &nats.Msg{Subject: msgs[0].subject, Header: msgs[0].header, Data: msgs[0].data}
+		reply, err = s.nc.RequestMsgWithContext(ctx, m)
+	} else {
+		batch := uuid.NewString()
+		for i, om := range msgs {
+			om.header.Set("Nats-Batch-Id", batch)
+			om.header.Set("Nats-Batch-Sequence", strconv.Itoa(i+1))
+			m := &nats.Msg{Subject: om.subject, Header: om.header, Data: om.data}
+			if i < len(msgs)-1 {
+				if err = s.nc.PublishMsg(m); err != nil {
+					return 0, fmt.Errorf("jetstream: publish: %w", err)
+				}
+				continue
+			}
+			m.Header.Set("Nats-Batch-Commit", "1")
+			reply, err = s.nc.RequestMsgWithContext(ctx, m)
+		}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("jetstream: publish: %w", err)
+	}
+	var ack pubAck
+	if err := json.Unmarshal(reply.Data, &ack); err != nil {
+		return 0, fmt.Errorf("jetstream: bad publish ack: %w", err)
+	}
+	if ack.Error != nil {
+		switch ack.Error.ErrCode {
+		case errWrongLastSeq, errWrongLastSeqConst:
+			return 0, events.ErrConflict
+		}
+		return 0, fmt.Errorf("jetstream: publish: %s (%d)", ack.Error.Description, ack.Error.ErrCode)
+	}
+	return ack.Sequence, nil
+}
+
+func (s *Store) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, s.cfg.Timeout)
+}
+
+// Load implements events.Store: it walks the aggregate's subjects with
+// next-by-subject gets, so it reads only that aggregate's messages.
+func (s *Store) Load(ctx context.Context, agg events.Aggregate, after uint64) ([]events.Record, error) {
+	kind := events.StreamOf(agg.Type)
+	st := s.stream(kind)
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	var out []events.Record
+	for seq := after + 1; ; {
+		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(agg.Filter()))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("jetstream: load %s: %w", agg, err)
+		}
+		rec, err := events.DecodeRecord(s.reg, kind, m.Sequence, m.Subject, m.Data)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
+		seq = m.Sequence + 1
+	}
+}
+
+// Head implements events.Store.
+func (s *Store) Head(ctx context.Context) (events.Position, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	hi, err := s.history.Info(ctx)
+	if err != nil {
+		return events.Position{}, err
+	}
+	ai, err := s.authlog.Info(ctx)
+	if err != nil {
+		return events.Position{}, err
+	}
+	return events.Position{History: hi.State.LastSeq, AuthLog: ai.State.LastSeq}, nil
+}

@@ -1,0 +1,196 @@
+package events
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"hash/maphash"
+	"sync"
+)
+
+// State is an aggregate's folded state: Apply folds one event in, Clone gives
+// a copy a decision may work on without touching the cached one.
+type State[S any] interface {
+	Apply(Record)
+	Clone() S
+}
+
+// Repository loads aggregates of one type (from a bounded cache, catching up
+// on what the store has beyond it) and appends decisions optimistically,
+// deciding again on fresh state when another writer got there first.
+type Repository[S State[S]] struct {
+	store    Store
+	typ      string
+	newState func(id string) S
+	attempts int
+
+	// OnConflict, when set, is called for every optimistic-concurrency
+	// conflict (for metrics).
+	OnConflict func()
+
+	locks [64]sync.Mutex
+	seed  maphash.Seed
+
+	mu    sync.Mutex
+	lru   *list.List
+	items map[string]*list.Element
+	max   int
+}
+
+type cached[S any] struct {
+	id      string
+	state   S
+	version uint64
+	hash    string
+}
+
+// NewRepository returns a repository for aggregates of type typ.
+func NewRepository[S State[S]](store Store, typ string, newState func(id string) S, cacheSize int) *Repository[S] {
+	if cacheSize <= 0 {
+		cacheSize = 10000
+	}
+	return &Repository[S]{
+		store: store, typ: typ, newState: newState, attempts: 6,
+		seed: maphash.MakeSeed(), lru: list.New(), items: map[string]*list.Element{}, max: cacheSize,
+	}
+}
+
+// ErrTooManyConflicts is returned when every attempt met a concurrent writer.
+var ErrTooManyConflicts = errors.New("events: too many concurrent modifications")
+
+func (r *Repository[S]) lock(id string) *sync.Mutex {
+	return &r.locks[maphash.String(r.seed, id)%uint64(len(r.locks))]
+}
+
+// Get returns a copy of the aggregate's current state and its version (the
+// sequence of its last event; 0 when it has none).
+func (r *Repository[S]) Get(ctx context.Context, id string) (S, uint64, error) {
+	l := r.lock(id)
+	l.Lock()
+	defer l.Unlock()
+	c, err := r.load(ctx, id, false)
+	if err != nil {
+		var zero S
+		return zero, 0, err
+	}
+	return c.state.Clone(), c.version, nil
+}
+
+// load returns the cached entry brought up to date with the store. With
+// fresh=false a cached entry is trusted as is: appends detect staleness.
+func (r *Repository[S]) load(ctx context.Context, id string, fresh bool) (*cached[S], error) {
+	r.mu.Lock()
+	el, ok := r.items[id]
+	var c *cached[S]
+	if ok {
+		r.lru.MoveToFront(el)
+		c = el.Value.(*cached[S])
+	}
+	r.mu.Unlock()
+	if c != nil && !fresh {
+		return c, nil
+	}
+	if c == nil {
+		c = &cached[S]{id: id, state: r.newState(id)}
+	} else {
+		c = &cached[S]{id: id, state: c.state.Clone(), version: c.version, hash: c.hash}
+	}
+	recs, err := r.store.Load(ctx, Aggregate{Type: r.typ, ID: id}, c.version)
+	if err != nil {
+		return nil, err
+	}
+	for _, rec := range recs {
+		c.state.Apply(rec)
+		c.version = rec.Sequence
+		c.hash = rec.Hash()
+	}
+	r.put(c)
+	return c, nil
+}
+
+func (r *Repository[S]) put(c *cached[S]) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if el, ok := r.items[c.id]; ok {
+		el.Value = c
+		r.lru.MoveToFront(el)
+		return
+	}
+	r.items[c.id] = r.lru.PushFront(c)
+	for r.lru.Len() > r.max {
+		old := r.lru.Back()
+		r.lru.Remove(old)
+		delete(r.items, old.Value.(*cached[S]).id)
+	}
+}
+
+// Forget drops a cached aggregate (tests, or after an unknown outcome).
+func (r *Repository[S]) Forget(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if el, ok := r.items[id]; ok {
+		r.lru.Remove(el)
+		delete(r.items, id)
+	}
+}
+
+// Decision is what decide returns: the events to append to the aggregate
+// and, optionally, changes to other aggregates of the same stream that must
+// be stored atomically with them.
+type Decision struct {
+	Events []Event
+	Also   []Change
+}
+
+// Update decides on the aggregate's current state and appends the result,
+// retrying with fresh state on a conflict. decide may be called several
+// times and must not keep state between calls. It returns the position the
+// events reached and the state after them.
+func (r *Repository[S]) Update(ctx context.Context, id string, meta Meta, decide func(S) (Decision, error)) (Position, S, error) {
+	var zero S
+	l := r.lock(id)
+	l.Lock()
+	defer l.Unlock()
+	fresh := false
+	for attempt := 0; attempt < r.attempts; attempt++ {
+		c, err := r.load(ctx, id, fresh)
+		if err != nil {
+			return Position{}, zero, err
+		}
+		work := c.state.Clone()
+		d, err := decide(work)
+		if err != nil {
+			return Position{}, zero, err
+		}
+		if len(d.Events) == 0 && len(d.Also) == 0 {
+			return Position{}, work, nil
+		}
+		changes := append([]Change{{Aggregate: Aggregate{Type: r.typ, ID: id}, Expected: c.version, PrevHash: c.hash, Events: d.Events}}, d.Also...)
+		recs, err := r.store.Append(ctx, meta, changes...)
+		if errors.Is(err, ErrConflict) {
+			if r.OnConflict != nil {
+				r.OnConflict()
+			}
+			fresh = true
+			if err := ctx.Err(); err != nil {
+				return Position{}, zero, err
+			}
+			continue
+		}
+		if err != nil {
+			// The outcome is unknown (a timeout after sending): drop the
+			// cache so that the next command reads what the store holds.
+			r.Forget(id)
+			return Position{}, zero, err
+		}
+		next := &cached[S]{id: id, state: c.state.Clone(), version: c.version, hash: c.hash}
+		for _, rec := range recs[:len(d.Events)] {
+			next.state.Apply(rec)
+			next.version = rec.Sequence
+			next.hash = rec.Hash()
+		}
+		r.put(next)
+		return PositionOf(recs), next.state.Clone(), nil
+	}
+	return Position{}, zero, ErrTooManyConflicts
+}

@@ -1,0 +1,178 @@
+// Package natstest runs real nats-servers with JetStream for tests: one
+// in-process server, or a three-node cluster on loopback.
+package natstest
+
+import (
+	"fmt"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// Server starts a JetStream server with file storage under dir (t.TempDir()
+// when dir is ""), shut down at test end.
+func Server(t testing.TB, dir string) *server.Server {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	opts := &server.Options{
+		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir,
+		NoLog: true, NoSigs: true, ServerName: "test", JetStreamMaxMemory: 64 << 20,
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	return ns
+}
+
+// Connect opens a client connection closed at test end.
+func Connect(t testing.TB, url string, opts ...nats.Option) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+// Cluster is a three-node JetStream cluster on loopback.
+type Cluster struct {
+	Servers []*server.Server
+	opts    []*server.Options
+}
+
+// URLs is a client URL list naming every node.
+func (c *Cluster) URLs() string {
+	s := ""
+	for i, ns := range c.Servers {
+		if i > 0 {
+			s += ","
+		}
+		s += ns.ClientURL()
+	}
+	return s
+}
+
+func freePort(t testing.TB) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// NewCluster starts three JetStream servers that form one cluster.
+func NewCluster(t testing.TB) *Cluster {
+	t.Helper()
+	base := t.TempDir()
+	ports := []int{freePort(t), freePort(t), freePort(t)}
+	routes := ""
+	for i, p := range ports {
+		if i > 0 {
+			routes += ","
+		}
+		routes += fmt.Sprintf("nats-route://127.0.0.1:%d", p)
+	}
+	c := &Cluster{}
+	for i := range ports {
+		o := &server.Options{
+			ServerName: fmt.Sprintf("n%d", i+1), Host: "127.0.0.1", Port: -1,
+			JetStream: true, StoreDir: filepath.Join(base, fmt.Sprintf("n%d", i+1)),
+			NoLog: true, NoSigs: true, JetStreamMaxMemory: 64 << 20,
+		}
+		o.Cluster.Name = "bindery-test"
+		o.Cluster.Host = "127.0.0.1"
+		o.Cluster.Port = ports[i]
+		o.Routes = server.RoutesFromStr(routes)
+		c.opts = append(c.opts, o)
+		c.Servers = append(c.Servers, c.start(t, o))
+	}
+	t.Cleanup(func() {
+		for _, s := range c.Servers {
+			if s != nil {
+				s.Shutdown()
+				s.WaitForShutdown()
+			}
+		}
+	})
+	c.WaitJetStream(t)
+	return c
+}
+
+func (c *Cluster) start(t testing.TB, o *server.Options) *server.Server {
+	ns, err := server.NewServer(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("cluster node not ready")
+	}
+	return ns
+}
+
+// WaitJetStream waits until the meta leader is elected and every running
+// node is current.
+func (c *Cluster) WaitJetStream(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		ok := true
+		for _, s := range c.Servers {
+			if s == nil || !s.Running() {
+				continue
+			}
+			if !s.JetStreamIsCurrent() {
+				ok = false
+			}
+		}
+		if ok && c.leader() != nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("cluster: no JetStream meta leader")
+}
+
+func (c *Cluster) leader() *server.Server {
+	for _, s := range c.Servers {
+		if s != nil && s.Running() && s.JetStreamIsLeader() {
+			return s
+		}
+	}
+	return nil
+}
+
+// StreamLeader returns the index of the node leading the stream.
+func (c *Cluster) StreamLeader(stream string) int {
+	for i, s := range c.Servers {
+		if s != nil && s.Running() && s.JetStreamIsStreamLeader(server.DEFAULT_GLOBAL_ACCOUNT, stream) {
+			return i
+		}
+	}
+	return -1
+}
+
+// Stop shuts node i down.
+func (c *Cluster) Stop(i int) {
+	c.Servers[i].Shutdown()
+	c.Servers[i].WaitForShutdown()
+}
+
+// Restart starts node i again with its old options and storage.
+func (c *Cluster) Restart(t testing.TB, i int) {
+	c.Servers[i] = c.start(t, c.opts[i].Clone())
+}
