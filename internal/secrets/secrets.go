@@ -1,0 +1,87 @@
+// Package secrets encrypts credentials at rest under Bindery's master key
+// (AES-256-GCM) and loads that key from BINDERY_MASTER_KEY or the data dir.
+package secrets
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// KeySize is the length in bytes of a master key.
+const KeySize = 32
+
+// sealPrefix versions the sealed format so the algorithm can change later.
+const sealPrefix = "v1:"
+
+var (
+	// ErrTampered reports that a sealed value failed authentication: it was
+	// altered, sealed under another key, or opened with a different aad.
+	ErrTampered = errors.New("secrets: sealed value failed authentication")
+	// ErrMalformed reports a sealed value that is not in the "v1:" format.
+	ErrMalformed = errors.New("secrets: malformed sealed value")
+)
+
+// Box seals and opens values with AES-256-GCM under one key. It is safe for
+// concurrent use.
+type Box struct {
+	aead cipher.AEAD
+}
+
+// NewBox returns a Box for key, which must be exactly 32 bytes.
+func NewBox(key []byte) (*Box, error) {
+	if len(key) != KeySize {
+		return nil, fmt.Errorf("secrets: key must be %d bytes, got %d", KeySize, len(key))
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("secrets: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("secrets: %w", err)
+	}
+	return &Box{aead: aead}, nil
+}
+
+// Seal encrypts plaintext bound to aad (the context the value belongs to,
+// e.g. "app-secret:<app id>"; Open must be given the same aad) and returns
+// "v1:" + base64url(nonce|ciphertext) with a random 96-bit nonce.
+func (b *Box) Seal(plaintext []byte, aad string) (string, error) {
+	nonce := make([]byte, b.aead.NonceSize(), b.aead.NonceSize()+len(plaintext)+b.aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return "", fmt.Errorf("secrets: nonce: %w", err)
+	}
+	out := b.aead.Seal(nonce, nonce, plaintext, []byte(aad))
+	return sealPrefix + base64.RawURLEncoding.EncodeToString(out), nil
+}
+
+// Open decrypts a value produced by Seal with the same aad. It returns
+// ErrMalformed for a value not in the sealed format and ErrTampered when
+// authentication fails.
+func (b *Box) Open(sealed string, aad string) ([]byte, error) {
+	rest, ok := strings.CutPrefix(sealed, sealPrefix)
+	if !ok {
+		return nil, ErrMalformed
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(rest)
+	if err != nil {
+		return nil, ErrMalformed
+	}
+	ns := b.aead.NonceSize()
+	if len(raw) < ns+b.aead.Overhead() {
+		return nil, ErrMalformed
+	}
+	pt, err := b.aead.Open(nil, raw[:ns], raw[ns:], []byte(aad))
+	if err != nil {
+		return nil, ErrTampered
+	}
+	if pt == nil {
+		pt = []byte{}
+	}
+	return pt, nil
+}
