@@ -1,0 +1,9 @@
+package events
+
+// Catalogue returns a registry of every event type Bindery has ever
+// written. Add new types here; never remove one (old history must decode).
+func Catalogue() *Registry {
+	return NewRegistry(
+		AccountCreated{}, AccountUpdated{}, AccountDisabled{}, AccountEnabled{},
+	)
+}

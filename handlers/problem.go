@@ -1,0 +1,189 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/bindery/bindery/domain"
+	"github.com/bindery/bindery/events"
+	"github.com/bindery/bindery/projections"
+)
+
+// Problem is an RFC 9457 problem details body with Bindery's stable code.
+type Problem struct {
+	Type      string `json:"type"`
+	Title     string `json:"title"`
+	Status    int    `json:"status"`
+	Detail    string `json:"detail,omitempty"`
+	Code      string `json:"code"`
+	Instance  string `json:"instance,omitempty"`
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// ProblemTypeBase prefixes the type URI of each problem code.
+const ProblemTypeBase = "https://bindery.dev/problems/"
+
+var kindStatus = map[domain.Kind]int{
+	domain.KindValidation:   http.StatusBadRequest,
+	domain.KindUnauthorized: http.StatusUnauthorized,
+	domain.KindForbidden:    http.StatusForbidden,
+	domain.KindNotFound:     http.StatusNotFound,
+	domain.KindConflict:     http.StatusConflict,
+	domain.KindGone:         http.StatusGone,
+	domain.KindTooLarge:     http.StatusRequestEntityTooLarge,
+	domain.KindRateLimited:  http.StatusTooManyRequests,
+	domain.KindUnavailable:  http.StatusServiceUnavailable,
+	domain.KindTimeout:      http.StatusGatewayTimeout,
+	domain.KindUnsupported:  http.StatusUnsupportedMediaType,
+}
+
+// toProblem is the one place where an error becomes an HTTP answer.
+func toProblem(err error) (*domain.Error, int) {
+	var de *domain.Error
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &de):
+		return de, kindStatus[de.Kind]
+	case errors.As(err, &he):
+		msg := http.StatusText(he.Code)
+		if s, ok := he.Message.(string); ok && s != "" {
+			msg = s
+		}
+		code := map[int]string{
+			http.StatusNotFound:              "not_found",
+			http.StatusMethodNotAllowed:      "method_not_allowed",
+			http.StatusRequestEntityTooLarge: "body_too_large",
+			http.StatusUnsupportedMediaType:  "unsupported_media_type",
+			http.StatusUnauthorized:          "unauthorized",
+			http.StatusForbidden:             "forbidden",
+			http.StatusTooManyRequests:       "rate_limited",
+			http.StatusServiceUnavailable:    "unavailable",
+		}[he.Code]
+		if code == "" {
+			if he.Code >= 500 {
+				return &domain.Error{Code: "internal_error", Message: "internal error"}, http.StatusInternalServerError
+			}
+			code = "validation_failed"
+		}
+		return &domain.Error{Code: code, Message: msg}, he.Code
+	case errors.Is(err, events.ErrConflict), errors.Is(err, events.ErrTooManyConflicts):
+		return domain.Conflict("the resource was changed concurrently; try again"), http.StatusConflict
+	case errors.Is(err, projections.ErrNotReached):
+		return domain.New(domain.KindTimeout, "position_not_reached", "the views did not reach the requested position in time"), http.StatusGatewayTimeout
+	case errors.Is(err, context.DeadlineExceeded):
+		return domain.New(domain.KindTimeout, "timeout", "the request took too long"), http.StatusGatewayTimeout
+	case errors.Is(err, events.ErrBadPosition):
+		return domain.Invalid("min_position: not a position token"), http.StatusBadRequest
+	}
+	return &domain.Error{Code: "internal_error", Message: "internal error"}, http.StatusInternalServerError
+}
+
+// errorHandler renders every error as application/problem+json.
+func (s *Server) errorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	de, status := toProblem(err)
+	if status == 0 {
+		status = http.StatusInternalServerError
+	}
+	if status >= 500 && de.Code == "internal_error" {
+		s.log.Error("request failed", "err", err, "path", c.Request().URL.Path, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+	}
+	if de.Kind == domain.KindRateLimited && de.RetryAfter > 0 {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(de.RetryAfter.Seconds()+0.999)))
+	}
+	if status == http.StatusUnauthorized {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="bindery"`)
+	}
+	p := Problem{
+		Type: ProblemTypeBase + de.Code, Title: http.StatusText(status), Status: status, Detail: de.Message,
+		Code: de.Code, Instance: c.Request().URL.Path, RequestID: c.Response().Header().Get(echo.HeaderXRequestID),
+	}
+	body, _ := json.Marshal(p)
+	c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
+	c.Response().WriteHeader(status)
+	if c.Request().Method != http.MethodHead {
+		_, _ = c.Response().Write(body)
+	}
+}
+
+// bind decodes a JSON body strictly: JSON content type, one value, no
+// unknown fields, types as declared. Every failure is validation_failed.
+func bind(c echo.Context, v any) error {
+	req := c.Request()
+	if ct := req.Header.Get(echo.HeaderContentType); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return &domain.Error{Kind: domain.KindUnsupported, Code: "unsupported_media_type", Message: "send a JSON body with Content-Type: application/json"}
+		}
+	}
+	dec := json.NewDecoder(req.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if isTooLarge(err) {
+			return decodeError(err)
+		}
+		return domain.Invalid("the body must hold exactly one JSON value")
+	}
+	return nil
+}
+
+func isTooLarge(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe)
+}
+
+func decodeError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case isTooLarge(err):
+		return domain.New(domain.KindTooLarge, "body_too_large", "the body is larger than 1 MiB")
+	case errors.Is(err, io.EOF):
+		return domain.Invalid("the body is empty; send a JSON object")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return domain.Invalid("the JSON body ends too early")
+	case errors.As(err, &syn):
+		return domain.Invalid("malformed JSON at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			return domain.Invalid("the body must be a JSON %s", jsonKind(typ.Type.Kind().String()))
+		}
+		return domain.Invalid("field %q: expected %s, got %s", field, jsonKind(typ.Type.Kind().String()), typ.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return domain.Invalid("unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	}
+	return domain.Invalid("invalid JSON body: %s", err.Error())
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "string"
+	case "struct", "map":
+		return "object"
+	case "slice", "array":
+		return "array"
+	case "bool":
+		return "boolean"
+	case "ptr":
+		return "value"
+	}
+	return "number"
+}
+
+// validationf is shorthand for handlers.
+func validationf(format string, args ...any) error { return domain.Invalid(format, args...) }

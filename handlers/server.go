@@ -1,0 +1,236 @@
+// Package handlers is Bindery's HTTP API on Echo: routes decode a request,
+// call a command or a query, and encode the answer; one error mapper turns
+// every failure into an RFC 9457 problem.
+package handlers
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/bindery/bindery/docs"
+	"github.com/bindery/bindery/domain"
+	"github.com/bindery/bindery/events"
+	"github.com/bindery/bindery/internal/metrics"
+	"github.com/bindery/bindery/internal/service"
+	"github.com/bindery/bindery/projections"
+)
+
+// PositionHeader carries the store position a command reached, and the one
+// a query must wait for.
+const PositionHeader = "X-Bindery-Position"
+
+// Deps are what the routes need. Features whose dependency is nil are off.
+type Deps struct {
+	Store      events.Store
+	Engine     *projections.Engine
+	Accounts   *service.Accounts
+	AccountsV  *projections.Accounts
+	AdminToken string
+	Logger     *slog.Logger
+	Metrics    *metrics.Metrics
+	Now        func() time.Time
+	// WaitTimeout bounds how long a query waits for min_position.
+	WaitTimeout time.Duration
+}
+
+// Server is the HTTP API.
+type Server struct {
+	Deps
+	e          *echo.Echo
+	log        *slog.Logger
+	adminHash  [32]byte
+	adminActor string
+}
+
+// New builds the Echo instance with every route.
+func New(d Deps) *Server {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.WaitTimeout == 0 {
+		d.WaitTimeout = 5 * time.Second
+	}
+	if d.Metrics == nil {
+		d.Metrics = metrics.New()
+	}
+	s := &Server{Deps: d, e: echo.New(), log: d.Logger}
+	s.adminHash = sha256.Sum256([]byte(d.AdminToken))
+	s.adminActor = "admin:" + hex.EncodeToString(s.adminHash[:])[:12]
+	e := s.e
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.errorHandler
+	e.Use(s.requestID, middleware.Recover(), s.observe, middleware.BodyLimit("1M"), s.waitForPosition)
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(d.Metrics.Registry, promhttp.HandlerOpts{})))
+	e.GET("/openapi.yaml", func(c echo.Context) error {
+		return c.Blob(http.StatusOK, "application/yaml", docs.OpenAPI)
+	})
+	s.accountRoutes(e)
+	return s
+}
+
+// Handler is the server's http.Handler.
+func (s *Server) Handler() http.Handler { return s.e }
+
+// Echo exposes the router (for route listing in tests and feature wiring).
+func (s *Server) Echo() *echo.Echo { return s.e }
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// requestID keeps a sane client-sent X-Request-Id, or makes one.
+func (s *Server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		if !requestIDPattern.MatchString(id) {
+			id = uuid.NewString()
+		}
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		return next(c)
+	}
+}
+
+// observe logs each request (path only: queries may hold poll tokens) and
+// records its latency.
+func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		status := c.Response().Status
+		route := c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		d := time.Since(start)
+		s.Metrics.HTTPDuration.WithLabelValues(c.Request().Method, route, strconv.Itoa(status)).Observe(d.Seconds())
+		if route != "/metrics" && route != "/healthz" && route != "/readyz" {
+			s.log.Info("http", "method", c.Request().Method, "route", route, "status", status,
+				"duration_ms", float64(d.Microseconds())/1000, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+		}
+		return nil
+	}
+}
+
+// waitForPosition makes a GET answer only once the views have reached the
+// position the client names (?min_position= or the X-Bindery-Position
+// header), so it reads its own writes on any replica.
+func (s *Server) waitForPosition(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if c.Request().Method != http.MethodGet || s.Engine == nil {
+			return next(c)
+		}
+		tok := c.QueryParam("min_position")
+		if tok == "" {
+			tok = c.Request().Header.Get(PositionHeader)
+		}
+		if tok == "" {
+			return next(c)
+		}
+		pos, err := events.ParsePosition(tok)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(c.Request().Context(), s.WaitTimeout)
+		defer cancel()
+		if err := s.Engine.WaitFor(ctx, pos); err != nil {
+			return err
+		}
+		return next(c)
+	}
+}
+
+// admin checks the bearer admin token in constant time.
+func (s *Server) admin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		tok, ok := bearer(c)
+		given := sha256.Sum256([]byte(tok))
+		if !ok || s.AdminToken == "" || subtle.ConstantTimeCompare(given[:], s.adminHash[:]) != 1 {
+			return domain.New(domain.KindUnauthorized, "unauthorized", "a valid admin bearer token is required")
+		}
+		return next(c)
+	}
+}
+
+func bearer(c echo.Context) (string, bool) {
+	h := c.Request().Header.Get(echo.HeaderAuthorization)
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return "", false
+	}
+	return strings.TrimSpace(tok), true
+}
+
+// meta is who asked and when, for the events a command appends.
+func (s *Server) meta(c echo.Context, actor string) events.Meta {
+	return events.Meta{Actor: actor, RequestID: c.Response().Header().Get(echo.HeaderXRequestID), Time: s.Now()}
+}
+
+// adminMeta attributes a command to the admin token (by a hash prefix).
+func (s *Server) adminMeta(c echo.Context) events.Meta { return s.meta(c, s.adminActor) }
+
+// commandJSON answers a command with the position its events reached.
+func commandJSON(c echo.Context, status int, pos events.Position, body any) error {
+	if !pos.IsZero() {
+		c.Response().Header().Set(PositionHeader, pos.String())
+	}
+	if body == nil {
+		return c.NoContent(status)
+	}
+	return c.JSON(status, body)
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	body := map[string]any{}
+	ok := true
+	if s.Store != nil {
+		head, err := s.Store.Head(ctx)
+		if err != nil {
+			ok = false
+			body["store"] = "unreachable"
+		} else {
+			body["store"] = "ok"
+			body["head"] = head.String()
+		}
+	}
+	if s.Engine != nil {
+		body["position"] = s.Engine.Position().String()
+		if !s.Engine.Ready() {
+			ok = false
+			body["projections"] = "catching up"
+		} else {
+			body["projections"] = "ok"
+		}
+	}
+	if !ok {
+		body["status"] = "not ready"
+		return c.JSON(http.StatusServiceUnavailable, body)
+	}
+	body["status"] = "ready"
+	return c.JSON(http.StatusOK, body)
+}

@@ -1,0 +1,162 @@
+// Package app wires the bindery server: NATS (embedded or external), the
+// event store, the projections, the services and the HTTP API.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/bindery/bindery/events"
+	bjs "github.com/bindery/bindery/events/jetstream"
+	"github.com/bindery/bindery/handlers"
+	"github.com/bindery/bindery/internal/config"
+	"github.com/bindery/bindery/internal/metrics"
+	"github.com/bindery/bindery/internal/natsrv"
+	"github.com/bindery/bindery/internal/secrets"
+	"github.com/bindery/bindery/internal/service"
+	"github.com/bindery/bindery/projections"
+)
+
+// App is a running bindery server.
+type App struct {
+	Config   *config.Config
+	Log      *slog.Logger
+	Embedded *natsrv.Embedded
+	Conn     *nats.Conn
+	Store    *bjs.Store
+	Engine   *projections.Engine
+	Accounts *projections.Accounts
+	API      *handlers.Server
+	Metrics  *metrics.Metrics
+	Box      *secrets.Box
+
+	http     *http.Server
+	listener net.Listener
+}
+
+// New connects to (or starts) NATS, opens the store and starts the
+// projections. Serve starts the HTTP API.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+	a := &App{Config: cfg, Log: log, Metrics: metrics.New()}
+	key, err := secrets.LoadMasterKey(cfg.MasterKey, cfg.DataDir, cfg.Dev)
+	if err != nil {
+		return nil, err
+	}
+	if a.Box, err = secrets.NewBox(key); err != nil {
+		return nil, fmt.Errorf("BINDERY_MASTER_KEY: %w", err)
+	}
+	if cfg.NATSURL == "" {
+		a.Embedded, err = natsrv.Start(natsrv.Options{DataDir: cfg.DataDir, Listen: cfg.NATSListen})
+		if err != nil {
+			return nil, err
+		}
+		a.Conn = a.Embedded.Conn
+	} else {
+		a.Conn, err = nats.Connect(cfg.NATSURL, nats.Name("bindery"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(false))
+		if err != nil {
+			return nil, fmt.Errorf("BINDERY_NATS_URL: cannot connect: %w", err)
+		}
+	}
+	if err := a.open(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) open(ctx context.Context) error {
+	cfg := a.Config
+	var err error
+	reg := events.Catalogue()
+	a.Store, err = bjs.Open(ctx, a.Conn, reg, bjs.Config{Replicas: cfg.Replicas, AuthLogMaxAge: cfg.AuthLogMaxAge})
+	if err != nil {
+		return err
+	}
+	a.Accounts = projections.NewAccounts()
+	a.Engine = projections.New(a.Store.JetStream(), reg, projections.Options{
+		SnapshotPath: filepath.Join(cfg.DataDir, "projections.snapshot.json"),
+		Logger:       a.Log,
+		OnApply:      func(r events.Record) { a.Metrics.ObserveApplied(r.Stream, r.Envelope.Time) },
+	}, a.Accounts)
+	if err := a.Engine.Start(ctx); err != nil {
+		return err
+	}
+	accounts := service.NewAccounts(timedStore{a.Store, a.Metrics}, a.Box)
+	accounts.Repo.OnConflict = a.Metrics.Conflicts.Inc
+	a.API = handlers.New(handlers.Deps{
+		Store: a.Store, Engine: a.Engine, Accounts: accounts, AccountsV: a.Accounts,
+		AdminToken: cfg.AdminToken, Logger: a.Log, Metrics: a.Metrics,
+	})
+	return nil
+}
+
+// Serve listens on the configured address and serves until Close.
+func (a *App) Serve() error {
+	l, err := net.Listen("tcp", a.Config.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("BINDERY_HTTP_ADDR: %w", err)
+	}
+	a.listener = l
+	a.http = &http.Server{
+		Handler:           a.API.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	err = a.http.Serve(l)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Addr is where the HTTP API listens (after Serve started).
+func (a *App) Addr() string {
+	if a.listener == nil {
+		return ""
+	}
+	return a.listener.Addr().String()
+}
+
+// Shutdown stops accepting requests and finishes those in flight.
+func (a *App) Shutdown(ctx context.Context) {
+	if a.http != nil {
+		_ = a.http.Shutdown(ctx)
+	}
+}
+
+// Close stops everything, writing a last projection snapshot.
+func (a *App) Close() {
+	if a.Engine != nil {
+		if err := a.Engine.Close(); err != nil {
+			a.Log.Warn("projection snapshot on close", "err", err)
+		}
+	}
+	if a.Embedded != nil {
+		a.Embedded.Close()
+	} else if a.Conn != nil {
+		_ = a.Conn.Drain()
+	}
+}
+
+// timedStore records append latency.
+type timedStore struct {
+	*bjs.Store
+	m *metrics.Metrics
+}
+
+func (t timedStore) Append(ctx context.Context, meta events.Meta, changes ...events.Change) ([]events.Record, error) {
+	start := time.Now()
+	recs, err := t.Store.Append(ctx, meta, changes...)
+	t.m.AppendDuration.Observe(time.Since(start).Seconds())
+	return recs, err
+}

@@ -1,0 +1,183 @@
+// Package config reads the bindery server's settings from flags and
+// environment variables (a flag wins) and checks them.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the server's configuration (SPEC §6).
+type Config struct {
+	HTTPAddr         string
+	DataDir          string
+	NATSURL          string
+	NATSListen       string
+	AdminToken       string
+	Issuer           string
+	WeChatAPIBase    string
+	Replicas         int
+	QRTTL            time.Duration
+	AuthLogMaxAge    time.Duration
+	MasterKey        string
+	RateLimit        float64
+	TrustedProxies   []netip.Prefix
+	OTPWebhook       string
+	OTPWebhookSecret string
+	SMTPURL          string
+	LogLevel         string
+	Dev              bool
+}
+
+type setting struct {
+	env, flag, def, help string
+}
+
+var settings = []setting{
+	{"BINDERY_HTTP_ADDR", "http-addr", "127.0.0.1:8080", "HTTP listen address"},
+	{"BINDERY_DATA_DIR", "data-dir", "./data", "data directory (embedded JetStream, snapshots, dev master key)"},
+	{"BINDERY_NATS_URL", "nats-url", "", "external NATS server or cluster URL(s); empty embeds nats-server"},
+	{"BINDERY_NATS_LISTEN", "nats-listen", "127.0.0.1:4222", "where the embedded NATS accepts clients, or off"},
+	{"BINDERY_ADMIN_TOKEN", "admin-token", "", "bearer token of the admin API (required outside dev mode)"},
+	{"BINDERY_ISSUER", "issuer", "", "token issuer URL (default http://<http-addr>)"},
+	{"BINDERY_WECHAT_API_BASE", "wechat-api-base", "https://api.weixin.qq.com", "WeChat server API base URL"},
+	{"BINDERY_REPLICAS", "replicas", "1", "stream replicas (1, or 3 on a cluster)"},
+	{"BINDERY_QR_TTL", "qr-ttl", "300s", "QR login session lifetime"},
+	{"BINDERY_AUTHLOG_MAX_AGE", "authlog-max-age", "2160h", "retention of the authentication log stream"},
+	{"BINDERY_MASTER_KEY", "master-key", "", "base64 of 32 bytes; empty reads <data-dir>/master.key"},
+	{"BINDERY_RATE_LIMIT", "rate-limit", "20", "requests per second per client IP on public endpoints (0 = off)"},
+	{"BINDERY_TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is believed"},
+	{"BINDERY_OTP_WEBHOOK", "otp-webhook", "", "URL that one-time codes are POSTed to (SMS gateway)"},
+	{"BINDERY_OTP_WEBHOOK_SECRET", "otp-webhook-secret", "", "HMAC secret signing OTP webhook bodies"},
+	{"BINDERY_SMTP_URL", "smtp-url", "", "smtp://user:pass@host:port?from=addr for e-mailed one-time codes"},
+	{"BINDERY_LOG_LEVEL", "log-level", "info", "debug, info, warn or error"},
+}
+
+// Usage lists every setting with its variable and default.
+func Usage() string {
+	var b strings.Builder
+	for _, s := range settings {
+		fmt.Fprintf(&b, "  -%-20s %-28s %s (default %q)\n", s.flag, s.env, s.help, s.def)
+	}
+	return b.String()
+}
+
+// Load parses args (without the program name) over the environment. dev
+// turns on dev mode: admin token "dev" unless set, a generated master key.
+func Load(args []string, getenv func(string) string, dev bool) (*Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	fs := flag.NewFlagSet("bindery", flag.ContinueOnError)
+	fs.SetOutput(new(strings.Builder))
+	vals := map[string]*string{}
+	for _, s := range settings {
+		v := getenv(s.env)
+		if v == "" {
+			v = s.def
+		}
+		vals[s.env] = fs.String(s.flag, v, s.help)
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, fmt.Errorf("bad flag: %w (settings:\n%s)", err, Usage())
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	get := func(env string) string { return strings.TrimSpace(*vals[env]) }
+	c := &Config{
+		HTTPAddr: get("BINDERY_HTTP_ADDR"), DataDir: get("BINDERY_DATA_DIR"), NATSURL: get("BINDERY_NATS_URL"),
+		NATSListen: get("BINDERY_NATS_LISTEN"), AdminToken: get("BINDERY_ADMIN_TOKEN"), Issuer: get("BINDERY_ISSUER"),
+		WeChatAPIBase: strings.TrimRight(get("BINDERY_WECHAT_API_BASE"), "/"), MasterKey: get("BINDERY_MASTER_KEY"),
+		OTPWebhook: get("BINDERY_OTP_WEBHOOK"), OTPWebhookSecret: get("BINDERY_OTP_WEBHOOK_SECRET"),
+		SMTPURL: get("BINDERY_SMTP_URL"), LogLevel: get("BINDERY_LOG_LEVEL"), Dev: dev,
+	}
+	var errs []error
+	bad := func(env, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", env, fmt.Sprintf(format, args...)))
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		bad("BINDERY_HTTP_ADDR", "%q is not host:port", c.HTTPAddr)
+	}
+	if c.DataDir == "" {
+		bad("BINDERY_DATA_DIR", "must not be empty")
+	}
+	if c.NATSListen != "off" {
+		if _, _, err := net.SplitHostPort(c.NATSListen); err != nil {
+			bad("BINDERY_NATS_LISTEN", "%q is not host:port or off", c.NATSListen)
+		}
+	}
+	if c.AdminToken == "" && dev {
+		c.AdminToken = "dev"
+	}
+	if c.AdminToken == "" {
+		bad("BINDERY_ADMIN_TOKEN", "required (outside dev mode)")
+	} else if !dev && len(c.AdminToken) < 16 {
+		bad("BINDERY_ADMIN_TOKEN", "too short: use at least 16 random characters")
+	}
+	if c.Issuer == "" {
+		c.Issuer = "http://" + c.HTTPAddr
+	}
+	if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		bad("BINDERY_ISSUER", "%q must be an http(s) URL without query or fragment", c.Issuer)
+	}
+	c.Issuer = strings.TrimRight(c.Issuer, "/")
+	if u, err := url.Parse(c.WeChatAPIBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("BINDERY_WECHAT_API_BASE", "%q must be an http(s) URL", c.WeChatAPIBase)
+	}
+	var err error
+	if c.Replicas, err = strconv.Atoi(get("BINDERY_REPLICAS")); err != nil || (c.Replicas != 1 && c.Replicas != 3 && c.Replicas != 5) {
+		bad("BINDERY_REPLICAS", "must be 1, 3 or 5")
+	} else if c.Replicas > 1 && c.NATSURL == "" {
+		bad("BINDERY_REPLICAS", "%d replicas need a cluster: set BINDERY_NATS_URL", c.Replicas)
+	}
+	if c.QRTTL, err = time.ParseDuration(get("BINDERY_QR_TTL")); err != nil || c.QRTTL < 10*time.Second || c.QRTTL > time.Hour {
+		bad("BINDERY_QR_TTL", "a duration between 10s and 1h, like 300s")
+	}
+	if c.AuthLogMaxAge, err = time.ParseDuration(get("BINDERY_AUTHLOG_MAX_AGE")); err != nil || c.AuthLogMaxAge < time.Hour {
+		bad("BINDERY_AUTHLOG_MAX_AGE", "a duration of at least 1h, like 2160h")
+	}
+	if c.RateLimit, err = strconv.ParseFloat(get("BINDERY_RATE_LIMIT"), 64); err != nil || c.RateLimit < 0 {
+		bad("BINDERY_RATE_LIMIT", "a number of requests per second, 0 for off")
+	}
+	if tp := get("BINDERY_TRUSTED_PROXIES"); tp != "" {
+		for _, p := range strings.Split(tp, ",") {
+			pr, err := netip.ParsePrefix(strings.TrimSpace(p))
+			if err != nil {
+				bad("BINDERY_TRUSTED_PROXIES", "%q is not a CIDR", p)
+				continue
+			}
+			c.TrustedProxies = append(c.TrustedProxies, pr)
+		}
+	}
+	if c.OTPWebhook != "" {
+		if u, err := url.Parse(c.OTPWebhook); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			bad("BINDERY_OTP_WEBHOOK", "must be an http(s) URL")
+		}
+		if c.OTPWebhookSecret == "" {
+			bad("BINDERY_OTP_WEBHOOK_SECRET", "required with BINDERY_OTP_WEBHOOK")
+		}
+	}
+	if c.SMTPURL != "" {
+		if u, err := url.Parse(c.SMTPURL); err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Host == "" {
+			bad("BINDERY_SMTP_URL", "must look like smtp://user:pass@host:587?from=noreply@example.com")
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("BINDERY_LOG_LEVEL", "debug, info, warn or error")
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}

@@ -1,0 +1,372 @@
+// Package projections turns the event streams into in-memory lookup views.
+// The Engine feeds every view from one ordered consumer per stream, in
+// stream order, snapshots them to disk so that a restart resumes where it
+// stopped, and lets queries wait until a command's position is applied.
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/bindery/bindery/events"
+	bjs "github.com/bindery/bindery/events/jetstream"
+)
+
+// Projection is one view. Apply is called in stream order; it may be called
+// from the history and the auth-log goroutines at once, so a view guards its
+// own state. Snapshot and Restore persist the view between runs.
+type Projection interface {
+	Name() string
+	Apply(events.Record)
+	Snapshot() (json.RawMessage, error)
+	Restore(json.RawMessage) error
+}
+
+// Options configure the engine.
+type Options struct {
+	SnapshotPath  string        // "" = no snapshots
+	SnapshotEvery time.Duration // default 30s
+	Logger        *slog.Logger
+	// OnApply, when set, observes each applied record (metrics: lag).
+	OnApply func(events.Record)
+}
+
+// Engine runs the projections.
+type Engine struct {
+	js    jetstream.JetStream
+	reg   *events.Registry
+	views []Projection
+	opts  Options
+
+	applyMu [2]sync.Mutex // held while a stream applies; both for a snapshot
+	applied [2]atomic.Uint64
+	ready   [2]atomic.Bool
+	target  [2]uint64 // stream heads at start: caught up once reached
+
+	waiters atomic.Int64
+	mu      sync.Mutex
+	changed chan struct{}
+
+	snapCreated [2]time.Time
+
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+	errMu  sync.Mutex
+	err    error
+}
+
+const (
+	hist = 0
+	auth = 1
+)
+
+var streamKinds = [2]string{events.StreamHistory, events.StreamAuthLog}
+
+// New returns an engine over the given views.
+func New(js jetstream.JetStream, reg *events.Registry, opts Options, views ...Projection) *Engine {
+	if opts.SnapshotEvery == 0 {
+		opts.SnapshotEvery = 30 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{js: js, reg: reg, views: views, opts: opts, changed: make(chan struct{})}
+}
+
+type snapshotFile struct {
+	Version  int                        `json:"version"`
+	Created  [2]time.Time               `json:"streams_created"`
+	Position events.Position            `json:"position"`
+	Views    map[string]json.RawMessage `json:"views"`
+}
+
+// Start restores the last snapshot (when it still fits the streams) and
+// starts consuming after it.
+func (e *Engine) Start(ctx context.Context) error {
+	var created [2]time.Time
+	for i, kind := range streamKinds {
+		st, err := e.js.Stream(ctx, bjs.StreamName(kind))
+		if err != nil {
+			return fmt.Errorf("projections: stream %s: %w", kind, err)
+		}
+		info, err := st.Info(ctx)
+		if err != nil {
+			return err
+		}
+		created[i] = info.Created
+		e.target[i] = info.State.LastSeq
+	}
+	e.restore(created)
+	for i := range streamKinds {
+		if e.applied[i].Load() >= e.target[i] {
+			e.ready[i].Store(true)
+		}
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	for i, kind := range streamKinds {
+		cons, err := e.consumer(ctx, kind, e.applied[i].Load())
+		if err != nil {
+			cancel()
+			return err
+		}
+		e.done.Add(1)
+		go e.run(runCtx, i, cons)
+	}
+	if e.opts.SnapshotPath != "" {
+		e.done.Add(1)
+		go e.snapshotLoop(runCtx)
+	}
+	return nil
+}
+
+func (e *Engine) consumer(ctx context.Context, kind string, after uint64) (jetstream.Consumer, error) {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.SubjectPrefix + ">"}}
+	if after > 0 {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = after + 1
+	}
+	cons, err := e.js.OrderedConsumer(ctx, bjs.StreamName(kind), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("projections: consumer on %s: %w", kind, err)
+	}
+	return cons, nil
+}
+
+func (e *Engine) run(ctx context.Context, i int, cons jetstream.Consumer) {
+	defer e.done.Done()
+	it, err := cons.Messages(jetstream.PullMaxMessages(2048))
+	if err != nil {
+		e.fail(err)
+		return
+	}
+	go func() { <-ctx.Done(); it.Stop() }()
+	kind := streamKinds[i]
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return
+			}
+			e.opts.Logger.Warn("projection consumer", "stream", kind, "err", err)
+			continue
+		}
+		md, err := msg.Metadata()
+		if err != nil {
+			continue
+		}
+		seq := md.Sequence.Stream
+		rec, err := events.DecodeRecord(e.reg, kind, seq, msg.Subject(), msg.Data())
+		e.applyMu[i].Lock()
+		if err != nil {
+			e.opts.Logger.Error("undecodable event skipped", "stream", kind, "seq", seq, "err", err)
+		} else if seq > e.applied[i].Load() {
+			for _, v := range e.views {
+				v.Apply(rec)
+			}
+		}
+		e.applied[i].Store(seq)
+		e.applyMu[i].Unlock()
+		if md.NumPending == 0 || seq >= e.target[i] {
+			e.ready[i].Store(true)
+		}
+		if e.opts.OnApply != nil && err == nil {
+			e.opts.OnApply(rec)
+		}
+		if e.waiters.Load() > 0 {
+			e.notify()
+		}
+	}
+}
+
+func (e *Engine) notify() {
+	e.mu.Lock()
+	close(e.changed)
+	e.changed = make(chan struct{})
+	e.mu.Unlock()
+}
+
+func (e *Engine) fail(err error) {
+	e.errMu.Lock()
+	e.err = err
+	e.errMu.Unlock()
+	e.opts.Logger.Error("projection engine stopped", "err", err)
+}
+
+// Position is what the views have applied.
+func (e *Engine) Position() events.Position {
+	return events.Position{History: e.applied[hist].Load(), AuthLog: e.applied[auth].Load()}
+}
+
+// Ready reports whether the views caught up with the streams as they were
+// at start (and the consumers run).
+func (e *Engine) Ready() bool {
+	e.errMu.Lock()
+	failed := e.err != nil
+	e.errMu.Unlock()
+	return !failed && e.ready[hist].Load() && e.ready[auth].Load()
+}
+
+// ErrNotReached is returned by WaitFor when the context ends first.
+var ErrNotReached = errors.New("projections: position not reached in time")
+
+// WaitFor blocks until the views have applied pos, or ctx ends.
+func (e *Engine) WaitFor(ctx context.Context, pos events.Position) error {
+	if e.Position().Covers(pos) {
+		return nil
+	}
+	e.waiters.Add(1)
+	defer e.waiters.Add(-1)
+	for {
+		e.mu.Lock()
+		ch := e.changed
+		e.mu.Unlock()
+		if e.Position().Covers(pos) {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ErrNotReached
+		}
+	}
+}
+
+// Changed returns a channel closed at the next applied event: a view's
+// long-poll waits on it (together with WaitFor's waiter count).
+func (e *Engine) Changed() (<-chan struct{}, func()) {
+	e.waiters.Add(1)
+	e.mu.Lock()
+	ch := e.changed
+	e.mu.Unlock()
+	return ch, func() { e.waiters.Add(-1) }
+}
+
+// Close stops the consumers and writes a last snapshot.
+func (e *Engine) Close() error {
+	if e.cancel != nil {
+		e.cancel()
+	}
+	e.done.Wait()
+	if e.opts.SnapshotPath != "" && e.snapCreated != ([2]time.Time{}) {
+		return e.SaveSnapshot()
+	}
+	return nil
+}
+
+func (e *Engine) snapshotLoop(ctx context.Context) {
+	defer e.done.Done()
+	t := time.NewTicker(e.opts.SnapshotEvery)
+	defer t.Stop()
+	last := e.Position()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if p := e.Position(); p != last {
+				if err := e.SaveSnapshot(); err != nil {
+					e.opts.Logger.Warn("projection snapshot", "err", err)
+				}
+				last = p
+			}
+		}
+	}
+}
+
+// SaveSnapshot writes every view with the position it reflects, atomically
+// (temp file + rename), holding both streams' apply locks so that the views
+// and the position agree.
+func (e *Engine) SaveSnapshot() error {
+	e.applyMu[hist].Lock()
+	e.applyMu[auth].Lock()
+	snap := snapshotFile{Version: 1, Created: e.snapCreated, Position: e.Position(), Views: map[string]json.RawMessage{}}
+	var err error
+	for _, v := range e.views {
+		if snap.Views[v.Name()], err = v.Snapshot(); err != nil {
+			break
+		}
+	}
+	e.applyMu[auth].Unlock()
+	e.applyMu[hist].Unlock()
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(snap)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(e.opts.SnapshotPath), 0o700); err != nil {
+		return err
+	}
+	tmp := e.opts.SnapshotPath + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, e.opts.SnapshotPath)
+}
+
+// restore loads the snapshot if it was taken on these very streams and is
+// not ahead of them; otherwise the views start empty and replay everything.
+func (e *Engine) restore(created [2]time.Time) {
+	e.snapCreated = created
+	if e.opts.SnapshotPath == "" {
+		return
+	}
+	data, err := os.ReadFile(e.opts.SnapshotPath)
+	if err != nil {
+		return
+	}
+	var snap snapshotFile
+	if err := json.Unmarshal(data, &snap); err != nil || snap.Version != 1 {
+		e.opts.Logger.Warn("projection snapshot unreadable, replaying", "err", err)
+		return
+	}
+	if !snap.Created[0].Equal(created[0]) || !snap.Created[1].Equal(created[1]) ||
+		snap.Position.History > e.target[hist] || snap.Position.AuthLog > e.target[auth] {
+		e.opts.Logger.Warn("projection snapshot does not match the streams, replaying")
+		return
+	}
+	for _, v := range e.views {
+		raw, ok := snap.Views[v.Name()]
+		if !ok {
+			e.resetAll()
+			return // a view added since: replay everything
+		}
+		if err := v.Restore(raw); err != nil {
+			e.opts.Logger.Warn("projection snapshot restore failed, replaying", "view", v.Name(), "err", err)
+			e.resetAll()
+			return
+		}
+	}
+	e.applied[hist].Store(snap.Position.History)
+	e.applied[auth].Store(snap.Position.AuthLog)
+}
+
+func (e *Engine) resetAll() {
+	for _, v := range e.views {
+		_ = v.Restore(nil)
+	}
+}
