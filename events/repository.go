@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"hash/maphash"
+	"math/rand/v2"
 	"sync"
+	"time"
 )
 
 // State is an aggregate's folded state: Apply folds one event in, Clone gives
@@ -172,8 +174,14 @@ func (r *Repository[S]) Update(ctx context.Context, id string, meta Meta, decide
 				r.OnConflict()
 			}
 			fresh = true
-			if err := ctx.Err(); err != nil {
-				return Position{}, zero, err
+			// Back off a little, with jitter, so that racing replicas do
+			// not collide again in lockstep.
+			t := time.NewTimer(time.Duration(rand.Int64N(int64(time.Millisecond) << attempt)))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return Position{}, zero, ctx.Err()
+			case <-t.C:
 			}
 			continue
 		}
