@@ -5,5 +5,6 @@ package events
 func Catalogue() *Registry {
 	return NewRegistry(
 		AccountCreated{}, AccountUpdated{}, AccountDisabled{}, AccountEnabled{},
+		SessionIssued{}, SessionRefreshed{}, SessionRevoked{}, SessionReuseDetected{},
 	)
 }
