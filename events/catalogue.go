@@ -6,5 +6,6 @@ func Catalogue() *Registry {
 	return NewRegistry(
 		AccountCreated{}, AccountUpdated{}, AccountDisabled{}, AccountEnabled{},
 		SessionIssued{}, SessionRefreshed{}, SessionRevoked{}, SessionReuseDetected{},
+		WebhookRegistered{}, WebhookUpdated{}, WebhookDeleted{},
 	)
 }
