@@ -4,11 +4,12 @@
 package events
 
 import (
-	"encoding/json"
 	"fmt"
 	"reflect"
 	"sort"
 	"sync"
+
+	fastjson "github.com/goccy/go-json"
 )
 
 // Event is the payload of one fact. EventName is the short name used in the
@@ -123,7 +124,7 @@ func (r *Registry) Decode(typeName string, data []byte) (Event, error) {
 		return nil, fmt.Errorf("events: unknown type %q", typeName)
 	}
 	v := reflect.New(t)
-	if err := json.Unmarshal(data, v.Interface()); err != nil {
+	if err := fastjson.Unmarshal(data, v.Interface()); err != nil {
 		return nil, fmt.Errorf("events: decode %s: %w", typeName, err)
 	}
 	return v.Elem().Interface().(Event), nil

@@ -143,45 +143,80 @@ func (e *Engine) consumer(ctx context.Context, kind string, after uint64) (jetst
 	return cons, nil
 }
 
+// item is a decoded message on its way from the reader to the applier.
+type item struct {
+	rec     events.Record
+	err     error
+	seq     uint64
+	pending uint64
+}
+
+// run reads the stream in one goroutine and applies in another, so that
+// decoding (the cost of a replay) overlaps with applying.
 func (e *Engine) run(ctx context.Context, i int, cons jetstream.Consumer) {
 	defer e.done.Done()
-	it, err := cons.Messages(jetstream.PullMaxMessages(2048))
+	it, err := cons.Messages(jetstream.PullMaxMessages(4096))
 	if err != nil {
 		e.fail(err)
 		return
 	}
 	go func() { <-ctx.Done(); it.Stop() }()
 	kind := streamKinds[i]
-	for {
-		msg, err := it.Next()
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return
+	batches := make(chan []item, 8)
+	go func() {
+		defer close(batches)
+		const max = 256
+		batch := make([]item, 0, max)
+		for {
+			msg, err := it.Next()
+			if err != nil {
+				if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+					return
+				}
+				e.opts.Logger.Warn("projection consumer", "stream", kind, "err", err)
+				continue
 			}
-			e.opts.Logger.Warn("projection consumer", "stream", kind, "err", err)
-			continue
+			md, err := msg.Metadata()
+			if err != nil {
+				continue
+			}
+			rec, err := events.DecodeRecord(e.reg, kind, md.Sequence.Stream, msg.Subject(), msg.Data())
+			batch = append(batch, item{rec: rec, err: err, seq: md.Sequence.Stream, pending: md.NumPending})
+			// Hand over a full batch, or whatever is there once the
+			// stream has nothing more pending (so live events are not held).
+			if len(batch) == max || md.NumPending == 0 {
+				select {
+				case batches <- batch:
+				case <-ctx.Done():
+					return
+				}
+				batch = make([]item, 0, max)
+			}
 		}
-		md, err := msg.Metadata()
-		if err != nil {
-			continue
-		}
-		seq := md.Sequence.Stream
-		rec, err := events.DecodeRecord(e.reg, kind, seq, msg.Subject(), msg.Data())
+	}()
+	for batch := range batches {
 		e.applyMu[i].Lock()
-		if err != nil {
-			e.opts.Logger.Error("undecodable event skipped", "stream", kind, "seq", seq, "err", err)
-		} else if seq > e.applied[i].Load() {
-			for _, v := range e.views {
-				v.Apply(rec)
+		for _, it := range batch {
+			if it.err != nil {
+				e.opts.Logger.Error("undecodable event skipped", "stream", kind, "seq", it.seq, "err", it.err)
+			} else if it.seq > e.applied[i].Load() {
+				for _, v := range e.views {
+					v.Apply(it.rec)
+				}
 			}
+			e.applied[i].Store(it.seq)
 		}
-		e.applied[i].Store(seq)
 		e.applyMu[i].Unlock()
-		if md.NumPending == 0 || seq >= e.target[i] {
+		last := batch[len(batch)-1]
+		if last.pending == 0 || last.seq >= e.target[i] {
 			e.ready[i].Store(true)
 		}
-		if e.opts.OnApply != nil && err == nil {
-			e.opts.OnApply(rec)
+		if e.opts.OnApply != nil {
+			for _, it := range batch {
+				if it.err == nil {
+					e.opts.OnApply(it.rec)
+				}
+			}
 		}
 		if e.waiters.Load() > 0 {
 			e.notify()
