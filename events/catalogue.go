@@ -5,6 +5,11 @@ package events
 func Catalogue() *Registry {
 	return NewRegistry(
 		AccountCreated{}, AccountUpdated{}, AccountDisabled{}, AccountEnabled{},
+		AppRegistered{}, AppUpdated{},
+		IdentityBound{}, IdentityUnbound{}, AttributesBackfilled{}, AccountRegistered{},
+		LoginSucceeded{}, LoginFailed{}, LoginPendingBind{},
+		TicketIssued{}, TicketAttemptFailed{}, TicketOTPRequested{},
+		OTPSent{}, OTPFailed{}, OTPVerified{},
 		SessionIssued{}, SessionRefreshed{}, SessionRevoked{}, SessionReuseDetected{},
 		WebhookRegistered{}, WebhookUpdated{}, WebhookDeleted{},
 	)

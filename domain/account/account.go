@@ -35,6 +35,7 @@ type Account struct {
 	avatarURL      string
 	passwordSealed string
 	attributes     map[string]any
+	bindings       map[string]events.BoundIdentity // by binding id (bindings.go)
 }
 
 // New returns the empty state of the account with this id.
@@ -62,6 +63,7 @@ func (a *Account) PasswordSealed() string { return a.passwordSealed }
 func (a *Account) Clone() *Account {
 	c := *a
 	c.attributes = maps.Clone(a.attributes)
+	c.bindings = maps.Clone(a.bindings)
 	return &c
 }
 
@@ -95,6 +97,8 @@ func (a *Account) Apply(r events.Record) {
 		a.status = StatusDisabled
 	case events.AccountEnabled:
 		a.status = StatusActive
+	default:
+		a.applyBinding(r.Event)
 	}
 }
 

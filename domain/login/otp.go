@@ -1,0 +1,160 @@
+package login
+
+import (
+	"crypto/subtle"
+	"time"
+
+	"github.com/bindery/bindery/events"
+)
+
+// Limits of one-time codes.
+const (
+	OTPTTL      = 5 * time.Minute
+	OTPMaxTries = 5
+	OTPDigits   = 6
+)
+
+// OTP is the state of the one-time codes sent to one address (auth-log
+// aggregate otp/<sha256 of channel and address>): when codes went out
+// (the per-address send limit) and the current code of each ticket.
+type OTP struct {
+	id    string
+	sends []time.Time
+	codes map[string]otpCode // by ticket hash
+}
+
+type otpCode struct {
+	hash    string
+	expires time.Time
+	tries   int
+	done    bool
+}
+
+// NewOTP returns the empty state of the address with this hash.
+func NewOTP(id string) *OTP { return &OTP{id: id} }
+
+// Clone copies the state.
+func (o *OTP) Clone() *OTP {
+	c := *o
+	c.sends = append([]time.Time(nil), o.sends...)
+	c.codes = make(map[string]otpCode, len(o.codes))
+	for k, v := range o.codes {
+		c.codes[k] = v
+	}
+	return &c
+}
+
+// Apply folds one event into the state, forgetting what no limit or code
+// needs any more so the state stays small.
+func (o *OTP) Apply(r events.Record) {
+	at := r.Envelope.Time
+	if o.codes == nil {
+		o.codes = map[string]otpCode{}
+	}
+	switch e := r.Event.(type) {
+	case events.OTPSent:
+		o.sends = append(o.sends, at)
+		o.codes[e.Ticket] = otpCode{hash: e.CodeHash, expires: e.ExpiresAt}
+	case events.OTPFailed:
+		if c, ok := o.codes[e.Ticket]; ok {
+			c.tries++
+			o.codes[e.Ticket] = c
+		}
+	case events.OTPVerified:
+		if c, ok := o.codes[e.Ticket]; ok {
+			c.done = true
+			o.codes[e.Ticket] = c
+		}
+	}
+	for len(o.sends) > 0 && at.Sub(o.sends[0]) >= time.Hour {
+		o.sends = o.sends[1:]
+	}
+	for k, c := range o.codes {
+		if at.Sub(c.expires) > TicketTTL {
+			delete(o.codes, k)
+		}
+	}
+}
+
+// Send decides sending a new code (its hash) to the address for a ticket;
+// it replaces the ticket's previous code. At most one send per OTPSendGap
+// and OTPSendsPerHour per address, whatever the ticket.
+func (o *OTP) Send(e events.OTPSent, now time.Time) ([]events.Event, error) {
+	if err := sendLimit(o.sends, now); err != nil {
+		return nil, err
+	}
+	e.ExpiresAt = now.Add(OTPTTL).UTC()
+	return []events.Event{e}, nil
+}
+
+// Verify decides a code entry for a ticket: otp_verified when codeHash
+// matches the ticket's current code (ok), otp_failed when it does not. A
+// missing, expired, used or exhausted code is ErrOTPExpired.
+func (o *OTP) Verify(ticket, codeHash string, now time.Time) (evs []events.Event, ok bool, err error) {
+	c, found := o.codes[ticket]
+	if !found || c.done || c.tries >= OTPMaxTries || !now.Before(c.expires) {
+		return nil, false, ErrOTPExpired
+	}
+	if subtle.ConstantTimeCompare([]byte(c.hash), []byte(codeHash)) == 1 {
+		return []events.Event{events.OTPVerified{Ticket: ticket}}, true, nil
+	}
+	return []events.Event{events.OTPFailed{Ticket: ticket, TriesLeft: OTPMaxTries - c.tries - 1}}, false, nil
+}
+
+// PasswordGuard is the state of one account's failed password attempts
+// (auth-log aggregate login/acct_<account id>), kept for the last hour.
+type PasswordGuard struct {
+	id    string
+	fails []time.Time
+}
+
+// Limits of password attempts per account (ASVS V2.2.1).
+const (
+	MaxPasswordFailures = 100
+	PasswordWindow      = time.Hour
+)
+
+// GuardID is the aggregate id of an account's password guard.
+func GuardID(accountID string) string { return "acct_" + accountID }
+
+// NewPasswordGuard returns the empty state of the guard with this id.
+func NewPasswordGuard(id string) *PasswordGuard { return &PasswordGuard{id: id} }
+
+// Clone copies the state.
+func (g *PasswordGuard) Clone() *PasswordGuard {
+	c := *g
+	c.fails = append([]time.Time(nil), g.fails...)
+	return &c
+}
+
+// Apply folds one event into the state.
+func (g *PasswordGuard) Apply(r events.Record) {
+	if _, ok := r.Event.(events.LoginFailed); !ok {
+		return
+	}
+	at := r.Envelope.Time
+	g.fails = append(g.fails, at)
+	for len(g.fails) > 0 && at.Sub(g.fails[0]) >= PasswordWindow {
+		g.fails = g.fails[1:]
+	}
+}
+
+// Check refuses any attempt, right or wrong, while the account has
+// MaxPasswordFailures failures within the last PasswordWindow.
+func (g *PasswordGuard) Check(now time.Time) error {
+	var recent []time.Time
+	for _, f := range g.fails {
+		if now.Sub(f) < PasswordWindow {
+			recent = append(recent, f)
+		}
+	}
+	if len(recent) >= MaxPasswordFailures {
+		return TooManyAttempts(recent[len(recent)-MaxPasswordFailures].Add(PasswordWindow).Sub(now))
+	}
+	return nil
+}
+
+// Fail decides recording a failed password attempt.
+func (g *PasswordGuard) Fail(app, accountID, method string) []events.Event {
+	return []events.Event{events.LoginFailed{App: app, AccountID: accountID, Method: method, Reason: "wrong_password"}}
+}
