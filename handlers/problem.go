@@ -101,7 +101,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	if de.Kind == domain.KindRateLimited && de.RetryAfter > 0 {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(de.RetryAfter.Seconds()+0.999)))
 	}
-	if status == http.StatusUnauthorized {
+	if status == http.StatusUnauthorized && c.Response().Header().Get("WWW-Authenticate") == "" {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="bindery"`)
 	}
 	p := Problem{

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	"github.com/bindery/bindery/events"
 	"github.com/bindery/bindery/internal/metrics"
 	"github.com/bindery/bindery/internal/service"
+	"github.com/bindery/bindery/internal/tokens"
 	"github.com/bindery/bindery/projections"
 )
 
@@ -44,6 +46,15 @@ type Deps struct {
 	Now        func() time.Time
 	// WaitTimeout bounds how long a query waits for min_position.
 	WaitTimeout time.Duration
+	// Signer signs and verifies id_tokens (discovery, JWKS, userinfo, the
+	// user middleware); Sessions refreshes and revokes session tokens.
+	Signer   *tokens.Signer
+	Sessions *service.Sessions
+	// RateLimit is the per-client-IP limit of the public endpoints in
+	// requests per second (0 = off); TrustedProxies are the peers whose
+	// X-Forwarded-For names the client.
+	RateLimit      float64
+	TrustedProxies []netip.Prefix
 }
 
 // Server is the HTTP API.
@@ -53,6 +64,8 @@ type Server struct {
 	log        *slog.Logger
 	adminHash  [32]byte
 	adminActor string
+	limiter    *ipLimiter // nil: no per-IP limit
+	keys       keyRefresh
 }
 
 // New builds the Echo instance with every route.
@@ -72,6 +85,7 @@ func New(d Deps) *Server {
 	s := &Server{Deps: d, e: echo.New(), log: d.Logger}
 	s.adminHash = sha256.Sum256([]byte(d.AdminToken))
 	s.adminActor = "admin:" + hex.EncodeToString(s.adminHash[:])[:12]
+	s.limiter = newIPLimiter(d.RateLimit, d.TrustedProxies)
 	e := s.e
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
@@ -84,6 +98,7 @@ func New(d Deps) *Server {
 		return c.Blob(http.StatusOK, "application/yaml", docs.OpenAPI)
 	})
 	s.accountRoutes(e)
+	s.sessionRoutes(e)
 	return s
 }
 

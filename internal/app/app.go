@@ -22,6 +22,7 @@ import (
 	"github.com/bindery/bindery/internal/natsrv"
 	"github.com/bindery/bindery/internal/secrets"
 	"github.com/bindery/bindery/internal/service"
+	"github.com/bindery/bindery/internal/tokens"
 	"github.com/bindery/bindery/projections"
 )
 
@@ -37,7 +38,10 @@ type App struct {
 	API      *handlers.Server
 	Metrics  *metrics.Metrics
 	Box      *secrets.Box
+	Signer   *tokens.Signer
+	Sessions *service.Sessions
 
+	stopKeys context.CancelFunc // ends the signing-key maintenance
 	http     *http.Server
 	listener net.Listener
 }
@@ -91,9 +95,22 @@ func (a *App) open(ctx context.Context) error {
 	}
 	accounts := service.NewAccounts(timedStore{a.Store, a.Metrics}, a.Box)
 	accounts.Repo.OnConflict = a.Metrics.Conflicts.Inc
+	keyStore, err := tokens.NewKVKeyStore(ctx, a.Store.JetStream(), cfg.Replicas)
+	if err != nil {
+		return err
+	}
+	if a.Signer, err = tokens.NewSigner(ctx, keyStore, a.Box, tokens.SignerOptions{Issuer: cfg.Issuer}); err != nil {
+		return err
+	}
+	keysCtx, stopKeys := context.WithCancel(context.Background())
+	a.stopKeys = stopKeys
+	go a.Signer.Maintain(keysCtx, time.Minute, func(err error) { a.Log.Warn("signing keys", "err", err) })
+	a.Sessions = service.NewSessions(timedStore{a.Store, a.Metrics}, a.Signer, a.Accounts)
+	a.Sessions.Repo.OnConflict = a.Metrics.Conflicts.Inc
 	a.API = handlers.New(handlers.Deps{
 		Store: a.Store, Engine: a.Engine, Accounts: accounts, AccountsV: a.Accounts,
 		AdminToken: cfg.AdminToken, Logger: a.Log, Metrics: a.Metrics,
+		Signer: a.Signer, Sessions: a.Sessions, RateLimit: cfg.RateLimit, TrustedProxies: cfg.TrustedProxies,
 	})
 	return nil
 }
@@ -136,6 +153,9 @@ func (a *App) Shutdown(ctx context.Context) {
 
 // Close stops everything, writing a last projection snapshot.
 func (a *App) Close() {
+	if a.stopKeys != nil {
+		a.stopKeys()
+	}
 	if a.Engine != nil {
 		if err := a.Engine.Close(); err != nil {
 			a.Log.Warn("projection snapshot on close", "err", err)

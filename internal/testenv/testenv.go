@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -64,11 +65,18 @@ func Start(t testing.TB, dir string, env map[string]string) *Env {
 		"BINDERY_MASTER_KEY":  "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
 		"BINDERY_RATE_LIMIT":  "0",
 	}
+	// Listen first, so that the token issuer is the URL the tests reach.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars["BINDERY_ISSUER"] = "http://" + l.Addr().String()
 	for k, v := range env {
 		vars[k] = v
 	}
 	cfg, err := config.Load(nil, func(k string) string { return vars[k] }, false)
 	if err != nil {
+		l.Close()
 		t.Fatal(err)
 	}
 	logs := &SyncBuffer{}
@@ -77,9 +85,13 @@ func Start(t testing.TB, dir string, env map[string]string) *Env {
 	defer cancel()
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
+		l.Close()
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(a.API.Handler())
+	srv := httptest.NewUnstartedServer(a.API.Handler())
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.Start()
 	t.Cleanup(func() { srv.Close(); a.Close() })
 	return &Env{T: t, App: a, URL: srv.URL, Logs: logs, Client: srv.Client()}
 }
