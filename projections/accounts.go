@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	fastjson "github.com/goccy/go-json"
+
 	"github.com/bindery/bindery/events"
 )
 
@@ -78,6 +80,14 @@ func (a *Accounts) Apply(r events.Record) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	at := r.Envelope.Time
+	// Copy on write: a stored *Account is never changed in place, so a
+	// snapshot can hold the pointers and encode them without the lock.
+	if id := accountOf(r.Event); id != "" {
+		if acc := a.byID[id]; acc != nil {
+			cp := acc.copy()
+			a.byID[id] = &cp
+		}
+	}
 	switch e := r.Event.(type) {
 	case events.AccountCreated:
 		acc := &Account{
@@ -117,6 +127,10 @@ func (a *Accounts) Apply(r events.Record) {
 		if acc := a.byID[e.AccountID]; acc != nil {
 			acc.Status, acc.UpdatedAt = "active", at
 		}
+	case events.IdentityBound, events.IdentityUnbound, events.AttributesBackfilled:
+		a.applyBinding(e, at) // accounts_bindings.go
+	case events.RoleGranted, events.RoleRevoked, events.OrgMemberAdded, events.OrgMemberRemoved:
+		a.applyAuthz(e, at) // accounts_authz.go
 	}
 }
 
@@ -203,15 +217,51 @@ func (a *Accounts) IDs() []string {
 	return ids
 }
 
+// accountOf names the existing account an event changes. Every event that
+// changes an account in place must be listed, for copy-on-write.
+func accountOf(ev events.Event) string {
+	switch e := ev.(type) {
+	case events.AccountUpdated:
+		return e.AccountID
+	case events.AccountDisabled:
+		return e.AccountID
+	case events.AccountEnabled:
+		return e.AccountID
+	case events.IdentityBound:
+		return e.AccountID
+	case events.IdentityUnbound:
+		return e.AccountID
+	case events.AttributesBackfilled:
+		return e.AccountID
+	case events.RoleGranted:
+		return e.AccountID
+	case events.RoleRevoked:
+		return e.AccountID
+	case events.OrgMemberAdded:
+		return e.AccountID
+	case events.OrgMemberRemoved:
+		return e.AccountID
+	}
+	return ""
+}
+
 // Snapshot implements Projection.
-func (a *Accounts) Snapshot() (json.RawMessage, error) {
+func (a *Accounts) Snapshot() (json.RawMessage, error) { return a.Capture()() }
+
+// Capture implements Capturer: it takes the account pointers under the
+// lock (stored accounts are immutable) and encodes them afterwards, so
+// that a snapshot of a large view does not stall the projection.
+func (a *Accounts) Capture() func() (json.RawMessage, error) {
 	a.mu.RLock()
-	defer a.mu.RUnlock()
 	list := make([]*Account, 0, len(a.byID))
 	for _, acc := range a.byID {
 		list = append(list, acc)
 	}
-	return json.Marshal(list)
+	a.mu.RUnlock()
+	return func() (json.RawMessage, error) {
+		sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
+		return fastjson.Marshal(list)
+	}
 }
 
 // Restore implements Projection.
@@ -223,7 +273,7 @@ func (a *Accounts) Restore(raw json.RawMessage) error {
 		return nil
 	}
 	var list []*Account
-	if err := json.Unmarshal(raw, &list); err != nil {
+	if err := fastjson.Unmarshal(raw, &list); err != nil {
 		return err
 	}
 	for _, acc := range list {

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	fastjson "github.com/goccy/go-json"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bindery/bindery/events"
@@ -319,16 +320,25 @@ func (e *Engine) snapshotLoop(ctx context.Context) {
 	}
 }
 
+// Capturer is implemented by views that can capture their state quickly
+// under the engine's lock and encode it afterwards.
+type Capturer interface {
+	Capture() func() (json.RawMessage, error)
+}
+
 // SaveSnapshot writes every view with the position it reflects, atomically
-// (temp file + rename), holding both streams' apply locks so that the views
-// and the position agree.
+// (temp file + rename). Both streams' apply locks are held only while the
+// views capture their state, so that views and position agree.
 func (e *Engine) SaveSnapshot() error {
 	e.applyMu[hist].Lock()
 	e.applyMu[auth].Lock()
 	snap := snapshotFile{Version: 1, Created: e.snapCreated, Position: e.Position(), Views: map[string]json.RawMessage{}}
+	encoders := map[string]func() (json.RawMessage, error){}
 	var err error
 	for _, v := range e.views {
-		if snap.Views[v.Name()], err = v.Snapshot(); err != nil {
+		if c, ok := v.(Capturer); ok {
+			encoders[v.Name()] = c.Capture()
+		} else if snap.Views[v.Name()], err = v.Snapshot(); err != nil {
 			break
 		}
 	}
@@ -337,7 +347,12 @@ func (e *Engine) SaveSnapshot() error {
 	if err != nil {
 		return err
 	}
-	data, err := json.Marshal(snap)
+	for name, enc := range encoders {
+		if snap.Views[name], err = enc(); err != nil {
+			return err
+		}
+	}
+	data, err := fastjson.Marshal(snap)
 	if err != nil {
 		return err
 	}
@@ -375,7 +390,7 @@ func (e *Engine) restore(created [2]time.Time) {
 		return
 	}
 	var snap snapshotFile
-	if err := json.Unmarshal(data, &snap); err != nil || snap.Version != 1 {
+	if err := fastjson.Unmarshal(data, &snap); err != nil || snap.Version != 1 {
 		e.opts.Logger.Warn("projection snapshot unreadable, replaying", "err", err)
 		return
 	}
