@@ -10,6 +10,8 @@ func Catalogue() *Registry {
 		LoginSucceeded{}, LoginFailed{}, LoginPendingBind{},
 		TicketIssued{}, TicketAttemptFailed{}, TicketOTPRequested{},
 		OTPSent{}, OTPFailed{}, OTPVerified{},
+		RoleDefined{}, RoleGranted{}, RoleRevoked{},
+		OrgDefined{}, OrgPlaced{}, OrgMemberAdded{}, OrgMemberRemoved{},
 		SessionIssued{}, SessionRefreshed{}, SessionRevoked{}, SessionReuseDetected{},
 		WebhookRegistered{}, WebhookUpdated{}, WebhookDeleted{},
 	)

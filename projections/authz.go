@@ -455,14 +455,7 @@ func (a *Authz) Snapshot() (json.RawMessage, error) {
 	return json.Marshal(snap)
 }
 
-func sortGrants(gs []RoleGrant) {
-	slices.SortFunc(gs, func(x, y RoleGrant) int {
-		if c := strings.Compare(x.Role, y.Role); c != 0 {
-			return c
-		}
-		return strings.Compare(x.Org, y.Org)
-	})
-}
+func sortGrants(gs []RoleGrant) { slices.SortFunc(gs, compareGrants) }
 
 // Restore implements Projection; nil resets the view.
 func (a *Authz) Restore(raw json.RawMessage) error {
