@@ -158,7 +158,9 @@ func (c *streamCheck) run(ctx context.Context, js jetstream.JetStream) error {
 	c.st = st
 	info := st.CachedInfo()
 	cfg := info.Config
-	c.expiring = cfg.MaxAge > 0 || cfg.MaxMsgs > 0 || cfg.MaxBytes > 0
+	// Only the auth log may drop old messages: the history keeps
+	// everything, whatever limits someone set on it.
+	c.expiring = c.kind == events.StreamAuthLog && (cfg.MaxAge > 0 || cfg.MaxMsgs > 0 || cfg.MaxBytes > 0)
 	c.rep.FirstSeq, c.rep.LastSeq = info.State.FirstSeq, info.State.LastSeq
 	if info.State.Msgs == 0 {
 		return nil
@@ -260,6 +262,10 @@ func (c *streamCheck) checkpoint(seq uint64, data []byte) {
 	hash := checkpointHash(data)
 	switch {
 	case c.prevCk != nil:
+		if ck.PrevCheckpointSeq == c.prevCk.seq && ck.PrevCheckpointHash != c.prevCk.hash {
+			c.fail(c.prevCk.seq, ReasonAltered, "the bytes of checkpoint %d no longer hash to the link checkpoint %d signed", c.prevCk.seq, seq)
+			return
+		}
 		if ck.PrevCheckpointHash != c.prevCk.hash || ck.PrevCheckpointSeq != c.prevCk.seq {
 			c.fail(seq, ReasonMissing, "checkpoint at %d follows checkpoint %d, but the one before it here is at %d: a checkpoint or messages before it were removed", seq, ck.PrevCheckpointSeq, c.prevCk.seq)
 			return
