@@ -55,6 +55,10 @@ type Deps struct {
 	// X-Forwarded-For names the client.
 	RateLimit      float64
 	TrustedProxies []netip.Prefix
+	// Authz takes role, grant and org commands; AuthzV answers role and
+	// org reads and authorization checks.
+	Authz  *service.Authz
+	AuthzV *projections.Authz
 }
 
 // Server is the HTTP API.
@@ -99,6 +103,7 @@ func New(d Deps) *Server {
 	})
 	s.accountRoutes(e)
 	s.sessionRoutes(e)
+	s.authzRoutes(e)
 	return s
 }
 

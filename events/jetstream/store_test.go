@@ -80,6 +80,11 @@ func backends(t *testing.T) []backend {
 
 func openStore(t *testing.T, url string, replicas int) *bjs.Store {
 	t.Helper()
+	return openStoreTB(t, url, replicas)
+}
+
+func openStoreTB(t testing.TB, url string, replicas int) *bjs.Store {
+	t.Helper()
 	nc := natstest.Connect(t, url, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -35,6 +35,7 @@ type App struct {
 	Store    *bjs.Store
 	Engine   *projections.Engine
 	Accounts *projections.Accounts
+	Authz    *projections.Authz
 	API      *handlers.Server
 	Metrics  *metrics.Metrics
 	Box      *secrets.Box
@@ -85,16 +86,20 @@ func (a *App) open(ctx context.Context) error {
 		return err
 	}
 	a.Accounts = projections.NewAccounts()
+	a.Authz = projections.NewAuthz()
 	a.Engine = projections.New(a.Store.JetStream(), reg, projections.Options{
 		SnapshotPath: filepath.Join(cfg.DataDir, "projections.snapshot.json"),
 		Logger:       a.Log,
 		OnApply:      func(r events.Record) { a.Metrics.ObserveApplied(r.Stream, r.Envelope.Time) },
-	}, a.Accounts)
+	}, a.Accounts, a.Authz)
 	if err := a.Engine.Start(ctx); err != nil {
 		return err
 	}
 	accounts := service.NewAccounts(timedStore{a.Store, a.Metrics}, a.Box)
 	accounts.Repo.OnConflict = a.Metrics.Conflicts.Inc
+	authz := service.NewAuthz(timedStore{a.Store, a.Metrics})
+	authz.Roles.OnConflict = a.Metrics.Conflicts.Inc
+	authz.Orgs.OnConflict = a.Metrics.Conflicts.Inc
 	keyStore, err := tokens.NewKVKeyStore(ctx, a.Store.JetStream(), cfg.Replicas)
 	if err != nil {
 		return err
@@ -111,6 +116,7 @@ func (a *App) open(ctx context.Context) error {
 		Store: a.Store, Engine: a.Engine, Accounts: accounts, AccountsV: a.Accounts,
 		AdminToken: cfg.AdminToken, Logger: a.Log, Metrics: a.Metrics,
 		Signer: a.Signer, Sessions: a.Sessions, RateLimit: cfg.RateLimit, TrustedProxies: cfg.TrustedProxies,
+		Authz: authz, AuthzV: a.Authz,
 	})
 	return nil
 }
