@@ -24,6 +24,7 @@ import (
 	"github.com/bindery/bindery/docs"
 	"github.com/bindery/bindery/domain"
 	"github.com/bindery/bindery/events"
+	"github.com/bindery/bindery/internal/audit"
 	"github.com/bindery/bindery/internal/metrics"
 	"github.com/bindery/bindery/internal/service"
 	"github.com/bindery/bindery/internal/tokens"
@@ -46,6 +47,9 @@ type Deps struct {
 	Now        func() time.Time
 	// WaitTimeout bounds how long a query waits for min_position.
 	WaitTimeout time.Duration
+	// Audit answers the audit API (query, verify, seal, keys; views come
+	// from Engine).
+	Audit *audit.Service
 	// Signer signs and verifies id_tokens (discovery, JWKS, userinfo, the
 	// user middleware); Sessions refreshes and revokes session tokens.
 	Signer   *tokens.Signer
@@ -102,6 +106,7 @@ func New(d Deps) *Server {
 		return c.Blob(http.StatusOK, "application/yaml", docs.OpenAPI)
 	})
 	s.accountRoutes(e)
+	s.auditRoutes(e)
 	s.sessionRoutes(e)
 	s.authzRoutes(e)
 	return s
