@@ -14,5 +14,6 @@ func Catalogue() *Registry {
 		OrgDefined{}, OrgPlaced{}, OrgMemberAdded{}, OrgMemberRemoved{},
 		SessionIssued{}, SessionRefreshed{}, SessionRevoked{}, SessionReuseDetected{},
 		WebhookRegistered{}, WebhookUpdated{}, WebhookDeleted{},
+		QRCreated{}, QRScanned{}, QRConfirmed{}, QRConsumed{}, QRCancelled{}, QRExpired{},
 	)
 }
