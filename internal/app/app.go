@@ -17,6 +17,7 @@ import (
 	"github.com/bindery/bindery/events"
 	bjs "github.com/bindery/bindery/events/jetstream"
 	"github.com/bindery/bindery/handlers"
+	"github.com/bindery/bindery/internal/audit"
 	"github.com/bindery/bindery/internal/config"
 	"github.com/bindery/bindery/internal/metrics"
 	"github.com/bindery/bindery/internal/natsrv"
@@ -39,6 +40,8 @@ type App struct {
 	API      *handlers.Server
 	Metrics  *metrics.Metrics
 	Box      *secrets.Box
+	// Audit queries, seals and verifies the history.
+	Audit    *audit.Service
 	Signer   *tokens.Signer
 	Sessions *service.Sessions
 
@@ -95,6 +98,12 @@ func (a *App) open(ctx context.Context) error {
 	if err := a.Engine.Start(ctx); err != nil {
 		return err
 	}
+	if a.Audit, err = audit.New(ctx, a.Store.JetStream(), a.Box, audit.Options{
+		Replicas: cfg.Replicas, SealInterval: cfg.AuditSealInterval, Logger: a.Log,
+	}); err != nil {
+		return err
+	}
+	a.Audit.Start()
 	accounts := service.NewAccounts(timedStore{a.Store, a.Metrics}, a.Box)
 	accounts.Repo.OnConflict = a.Metrics.Conflicts.Inc
 	authz := service.NewAuthz(timedStore{a.Store, a.Metrics})
@@ -114,7 +123,7 @@ func (a *App) open(ctx context.Context) error {
 	a.Sessions.Repo.OnConflict = a.Metrics.Conflicts.Inc
 	a.API = handlers.New(handlers.Deps{
 		Store: a.Store, Engine: a.Engine, Accounts: accounts, AccountsV: a.Accounts,
-		AdminToken: cfg.AdminToken, Logger: a.Log, Metrics: a.Metrics,
+		AdminToken: cfg.AdminToken, Logger: a.Log, Metrics: a.Metrics, Audit: a.Audit,
 		Signer: a.Signer, Sessions: a.Sessions, RateLimit: cfg.RateLimit, TrustedProxies: cfg.TrustedProxies,
 		Authz: authz, AuthzV: a.Authz,
 	})
@@ -161,6 +170,9 @@ func (a *App) Shutdown(ctx context.Context) {
 func (a *App) Close() {
 	if a.stopKeys != nil {
 		a.stopKeys()
+	}
+	if a.Audit != nil {
+		a.Audit.Close()
 	}
 	if a.Engine != nil {
 		if err := a.Engine.Close(); err != nil {

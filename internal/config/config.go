@@ -35,6 +35,9 @@ type Config struct {
 	SMTPURL          string
 	LogLevel         string
 	Dev              bool
+	// AuditSealInterval is how often audit checkpoints are appended
+	// (negative: only on demand).
+	AuditSealInterval time.Duration
 }
 
 type setting struct {
@@ -59,6 +62,7 @@ var settings = []setting{
 	{"BINDERY_OTP_WEBHOOK_SECRET", "otp-webhook-secret", "", "HMAC secret signing OTP webhook bodies"},
 	{"BINDERY_SMTP_URL", "smtp-url", "", "smtp://user:pass@host:port?from=addr for e-mailed one-time codes"},
 	{"BINDERY_LOG_LEVEL", "log-level", "info", "debug, info, warn or error"},
+	{"BINDERY_AUDIT_SEAL_INTERVAL", "audit-seal-interval", "10s", "how often audit checkpoints seal new events (1s-1h; 0 = only on demand)"},
 }
 
 // Usage lists every setting with its variable and default.
@@ -175,6 +179,11 @@ func Load(args []string, getenv func(string) string, dev bool) (*Config, error) 
 	case "debug", "info", "warn", "error":
 	default:
 		bad("BINDERY_LOG_LEVEL", "debug, info, warn or error")
+	}
+	if v := get("BINDERY_AUDIT_SEAL_INTERVAL"); v == "0" || v == "off" {
+		c.AuditSealInterval = -1
+	} else if c.AuditSealInterval, err = time.ParseDuration(v); err != nil || c.AuditSealInterval < time.Second || c.AuditSealInterval > time.Hour {
+		bad("BINDERY_AUDIT_SEAL_INTERVAL", "a duration between 1s and 1h, like 10s, or 0 for only on demand")
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
