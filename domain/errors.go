@@ -23,6 +23,7 @@ const (
 	KindUnavailable
 	KindTimeout
 	KindUnsupported
+	KindBadGateway // an upstream refused Bindery's own configuration (502)
 )
 
 // Error is a named domain error: a kind, a stable code clients can rely on

@@ -7,7 +7,7 @@ func Catalogue() *Registry {
 		AccountCreated{}, AccountUpdated{}, AccountDisabled{}, AccountEnabled{},
 		AppRegistered{}, AppUpdated{},
 		IdentityBound{}, IdentityUnbound{}, AttributesBackfilled{}, AccountRegistered{},
-		LoginSucceeded{}, LoginFailed{}, LoginPendingBind{},
+		LoginSucceeded{}, LoginFailed{}, LoginPendingBind{}, CodeSpent{},
 		TicketIssued{}, TicketAttemptFailed{}, TicketOTPRequested{},
 		OTPSent{}, OTPFailed{}, OTPVerified{},
 		RoleDefined{}, RoleGranted{}, RoleRevoked{},

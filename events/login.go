@@ -166,6 +166,19 @@ type LoginFailed struct {
 // EventName implements Event.
 func (LoginFailed) EventName() string { return "login_failed" }
 
+// CodeSpent marks a second code that one login used up (the wx.login code
+// sent along with a phone code): its own login aggregate exists from now
+// on, so that Bindery refuses the code later. Login is the id of the
+// attempt that holds the outcome.
+type CodeSpent struct {
+	App    string `json:"app"`
+	Method string `json:"method"`
+	Login  string `json:"login"`
+}
+
+// EventName implements Event.
+func (CodeSpent) EventName() string { return "code_spent" }
+
 // LoginPendingBind: the login proved an identity that no account has; a
 // bind ticket was issued (Ticket is its hash, the id of the ticket
 // aggregate).

@@ -43,6 +43,7 @@ var kindStatus = map[domain.Kind]int{
 	domain.KindUnavailable:  http.StatusServiceUnavailable,
 	domain.KindTimeout:      http.StatusGatewayTimeout,
 	domain.KindUnsupported:  http.StatusUnsupportedMediaType,
+	domain.KindBadGateway:   http.StatusBadGateway,
 }
 
 // toProblem is the one place where an error becomes an HTTP answer.

@@ -54,6 +54,10 @@ type Deps struct {
 	// user middleware); Sessions refreshes and revokes session tokens.
 	Signer   *tokens.Signer
 	Sessions *service.Sessions
+	// Apps registers and reads login schemes; Login runs mini-program
+	// logins, binds and registrations (apps.go, login.go).
+	Apps  *service.Apps
+	Login *service.Login
 	// RateLimit is the per-client-IP limit of the public endpoints in
 	// requests per second (0 = off); TrustedProxies are the peers whose
 	// X-Forwarded-For names the client.
@@ -108,6 +112,8 @@ func New(d Deps) *Server {
 	s.accountRoutes(e)
 	s.auditRoutes(e)
 	s.sessionRoutes(e)
+	s.appRoutes(e)
+	s.loginRoutes(e)
 	s.authzRoutes(e)
 	return s
 }

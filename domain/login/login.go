@@ -45,7 +45,7 @@ var (
 	ErrInvalidOTP       = domain.New(domain.KindValidation, "invalid_otp", "wrong one-time code")
 	ErrOTPExpired       = domain.New(domain.KindValidation, "otp_expired", "no usable one-time code for this ticket and address (expired, used or out of tries); request a new one")
 	ErrWrongKind        = domain.New(domain.KindValidation, "unsupported_app_kind", "this endpoint does not serve apps of this kind")
-	ErrUpstreamMisconf  = domain.New(domain.KindUnavailable, "upstream_misconfigured", "WeChat refused the app's credentials (appid or secret); fix the app's configuration")
+	ErrUpstreamMisconf  = domain.New(domain.KindBadGateway, "upstream_misconfigured", "WeChat refused the app's credentials (appid or secret); fix the app's configuration")
 	ErrUpstreamDown     = domain.New(domain.KindUnavailable, "upstream_unavailable", "the upstream service did not answer; try again later")
 	ErrOTPUndeliverable = domain.New(domain.KindUnavailable, "otp_unavailable", "one-time codes cannot be sent on this channel (no webhook or SMTP configured)")
 )

@@ -24,6 +24,7 @@ import (
 	"github.com/bindery/bindery/internal/secrets"
 	"github.com/bindery/bindery/internal/service"
 	"github.com/bindery/bindery/internal/tokens"
+	"github.com/bindery/bindery/internal/wechat"
 	"github.com/bindery/bindery/projections"
 )
 
@@ -44,6 +45,12 @@ type App struct {
 	Audit    *audit.Service
 	Signer   *tokens.Signer
 	Sessions *service.Sessions
+	// Apps is the view of login schemes; Login runs logins and binds
+	// (login.go); WeChat is the one WeChat API client of the process.
+	Apps   *projections.Apps
+	Login  *service.Login
+	WeChat *wechat.Client
+	otpKey []byte
 
 	stopKeys context.CancelFunc // ends the signing-key maintenance
 	http     *http.Server
@@ -61,6 +68,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if a.Box, err = secrets.NewBox(key); err != nil {
 		return nil, fmt.Errorf("BINDERY_MASTER_KEY: %w", err)
 	}
+	a.otpKey = deriveOTPKey(key)
 	if cfg.NATSURL == "" {
 		a.Embedded, err = natsrv.Start(natsrv.Options{DataDir: cfg.DataDir, Listen: cfg.NATSListen})
 		if err != nil {
@@ -90,6 +98,7 @@ func (a *App) open(ctx context.Context) error {
 	}
 	a.Accounts = projections.NewAccounts()
 	a.Authz = projections.NewAuthz()
+	a.Apps = projections.NewApps()
 	a.Engine = projections.New(a.Store.JetStream(), reg, projections.Options{
 		SnapshotPath: filepath.Join(cfg.DataDir, "projections.snapshot.json"),
 		Logger:       a.Log,
@@ -121,10 +130,15 @@ func (a *App) open(ctx context.Context) error {
 	go a.Signer.Maintain(keysCtx, time.Minute, func(err error) { a.Log.Warn("signing keys", "err", err) })
 	a.Sessions = service.NewSessions(timedStore{a.Store, a.Metrics}, a.Signer, a.Accounts)
 	a.Sessions.Repo.OnConflict = a.Metrics.Conflicts.Inc
+	apps, err := a.openLogin(accounts)
+	if err != nil {
+		return err
+	}
 	a.API = handlers.New(handlers.Deps{
 		Store: a.Store, Engine: a.Engine, Accounts: accounts, AccountsV: a.Accounts,
 		AdminToken: cfg.AdminToken, Logger: a.Log, Metrics: a.Metrics, Audit: a.Audit,
 		Signer: a.Signer, Sessions: a.Sessions, RateLimit: cfg.RateLimit, TrustedProxies: cfg.TrustedProxies,
+		Apps: apps, Login: a.Login,
 		Authz: authz, AuthzV: a.Authz,
 	})
 	return nil

@@ -1,0 +1,212 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/bindery/bindery/domain"
+	"github.com/bindery/bindery/domain/account"
+	"github.com/bindery/bindery/events"
+	"github.com/bindery/bindery/internal/service"
+)
+
+// loginActor attributes public login and bind commands: nobody is
+// authenticated yet.
+const loginActor = "system"
+
+func (s *Server) loginRoutes(e *echo.Echo) {
+	if s.Login == nil {
+		return
+	}
+	e.POST("/v1/apps/:app/login/code", s.loginCode, s.publicLimit)
+	e.POST("/v1/login/code", s.loginRoutedCode, s.publicLimit)
+	e.POST("/v1/apps/:app/login/phone", s.loginPhone, s.publicLimit)
+	e.POST("/v1/bind/phone", s.bindPhone, s.publicLimit)
+	e.POST("/v1/bind/otp/send", s.sendOTP, s.publicLimit)
+	e.POST("/v1/bind/otp/verify", s.verifyOTP, s.publicLimit)
+	e.POST("/v1/bind/password", s.bindPassword, s.publicLimit)
+	e.POST("/v1/register", s.register, s.publicLimit)
+	if s.Accounts != nil {
+		e.DELETE("/v1/accounts/:id/bindings/:binding", s.unbind, s.admin)
+	}
+}
+
+type loginCodeRequest struct {
+	Code string `json:"code"`
+}
+
+type loginPhoneRequest struct {
+	Code      string `json:"code"`
+	LoginCode string `json:"login_code"`
+}
+
+type bindPhoneRequest struct {
+	BindTicket string `json:"bind_ticket"`
+	PhoneCode  string `json:"phone_code"`
+}
+
+type otpSendRequest struct {
+	BindTicket string `json:"bind_ticket"`
+	Channel    string `json:"channel"`
+	To         string `json:"to"`
+}
+
+type otpVerifyRequest struct {
+	BindTicket string `json:"bind_ticket"`
+	To         string `json:"to"`
+	OTP        string `json:"otp"`
+}
+
+type bindPasswordRequest struct {
+	BindTicket string `json:"bind_ticket"`
+	Username   string `json:"username"`
+	Password   string `json:"password"`
+}
+
+type registerRequest struct {
+	BindTicket  string `json:"bind_ticket"`
+	DisplayName string `json:"display_name"`
+	AvatarURL   string `json:"avatar_url"`
+}
+
+func required(field, v string) error {
+	if v == "" {
+		return domain.Invalid("%s: required", field)
+	}
+	return nil
+}
+
+// outcome answers a login, bind or registration; tokens and tickets are
+// never cached.
+func outcome(c echo.Context, out service.Outcome, pos events.Position, err error) error {
+	if err != nil {
+		return err
+	}
+	noStore(c)
+	return commandJSON(c, http.StatusOK, pos, out)
+}
+
+func (s *Server) loginCode(c echo.Context) error {
+	var req loginCodeRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	if err := required("code", req.Code); err != nil {
+		return err
+	}
+	out, pos, err := s.Login.WithCode(c.Request().Context(), s.meta(c, loginActor), c.Param("app"), req.Code)
+	return outcome(c, out, pos, err)
+}
+
+func (s *Server) loginRoutedCode(c echo.Context) error {
+	var req loginCodeRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	if err := required("code", req.Code); err != nil {
+		return err
+	}
+	out, pos, err := s.Login.WithRoutedCode(c.Request().Context(), s.meta(c, loginActor), req.Code)
+	return outcome(c, out, pos, err)
+}
+
+func (s *Server) loginPhone(c echo.Context) error {
+	var req loginPhoneRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	if err := required("code", req.Code); err != nil {
+		return err
+	}
+	out, pos, err := s.Login.WithPhone(c.Request().Context(), s.meta(c, loginActor), c.Param("app"), req.Code, req.LoginCode)
+	return outcome(c, out, pos, err)
+}
+
+func (s *Server) bindPhone(c echo.Context) error {
+	var req bindPhoneRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	if err := required("bind_ticket", req.BindTicket); err != nil {
+		return err
+	}
+	if err := required("phone_code", req.PhoneCode); err != nil {
+		return err
+	}
+	out, pos, err := s.Login.BindPhone(c.Request().Context(), s.meta(c, loginActor), req.BindTicket, req.PhoneCode)
+	return outcome(c, out, pos, err)
+}
+
+func (s *Server) sendOTP(c echo.Context) error {
+	var req otpSendRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	for _, f := range [][2]string{{"bind_ticket", req.BindTicket}, {"channel", req.Channel}, {"to", req.To}} {
+		if err := required(f[0], f[1]); err != nil {
+			return err
+		}
+	}
+	ttl, pos, err := s.Login.SendOTP(c.Request().Context(), s.meta(c, loginActor), req.BindTicket, req.Channel, req.To)
+	if err != nil {
+		return err
+	}
+	return commandJSON(c, http.StatusAccepted, pos, map[string]int{"expires_in": ttl})
+}
+
+func (s *Server) verifyOTP(c echo.Context) error {
+	var req otpVerifyRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	for _, f := range [][2]string{{"bind_ticket", req.BindTicket}, {"to", req.To}, {"otp", req.OTP}} {
+		if err := required(f[0], f[1]); err != nil {
+			return err
+		}
+	}
+	out, pos, err := s.Login.VerifyOTP(c.Request().Context(), s.meta(c, loginActor), req.BindTicket, req.To, req.OTP)
+	return outcome(c, out, pos, err)
+}
+
+func (s *Server) bindPassword(c echo.Context) error {
+	var req bindPasswordRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	for _, f := range [][2]string{{"bind_ticket", req.BindTicket}, {"username", req.Username}, {"password", req.Password}} {
+		if err := required(f[0], f[1]); err != nil {
+			return err
+		}
+	}
+	out, pos, err := s.Login.BindPassword(c.Request().Context(), s.meta(c, loginActor), req.BindTicket, req.Username, req.Password)
+	return outcome(c, out, pos, err)
+}
+
+func (s *Server) register(c echo.Context) error {
+	var req registerRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	if err := required("bind_ticket", req.BindTicket); err != nil {
+		return err
+	}
+	out, pos, err := s.Login.Register(c.Request().Context(), s.meta(c, loginActor), req.BindTicket, req.DisplayName, req.AvatarURL)
+	return outcome(c, out, pos, err)
+}
+
+func (s *Server) unbind(c echo.Context) error {
+	id, err := accountID(c, "id")
+	if err != nil {
+		return err
+	}
+	b := c.Param("binding")
+	if len(b) != 24 {
+		return account.ErrBindingNotFound
+	}
+	pos, err := s.Accounts.Unbind(c.Request().Context(), s.adminMeta(c), id, b)
+	if err != nil {
+		return err
+	}
+	return commandJSON(c, http.StatusNoContent, pos, nil)
+}
