@@ -103,7 +103,7 @@ func (a *App) open(ctx context.Context) error {
 		SnapshotPath: filepath.Join(cfg.DataDir, "projections.snapshot.json"),
 		Logger:       a.Log,
 		OnApply:      func(r events.Record) { a.Metrics.ObserveApplied(r.Stream, r.Envelope.Time) },
-	}, a.Accounts, a.Authz)
+	}, a.Accounts, a.Authz, a.Apps)
 	if err := a.Engine.Start(ctx); err != nil {
 		return err
 	}
