@@ -8,6 +8,8 @@ type Set struct {
 	Accounts *Accounts
 	Authz    *Authz
 	Webhooks *Webhooks
+	Apps     *Apps
+	QRs      *QRSessions
 }
 
 // NewSet returns empty views.
@@ -16,10 +18,12 @@ func NewSet() *Set {
 		Accounts: NewAccounts(),
 		Authz:    NewAuthz(),
 		Webhooks: NewWebhooks(),
+		Apps:     NewApps(),
+		QRs:      NewQRSessions(),
 	}
 }
 
 // All lists the views in the order the engine applies them.
 func (s *Set) All() []Projection {
-	return []Projection{s.Accounts, s.Authz, s.Webhooks}
+	return []Projection{s.Accounts, s.Authz, s.Webhooks, s.Apps, s.QRs}
 }

@@ -328,7 +328,7 @@ func orStar(s string) string {
 func overlapping(subj string, streamSubjects []string) []string {
 	var out []string
 	for _, ss := range streamSubjects {
-		if !strings.HasPrefix(ss, events.SubjectPrefix) || !subjectsCollide(subj, ss) {
+		if !strings.HasPrefix(ss, events.SubjectPrefix) || !SubjectsCollide(subj, ss) {
 			continue
 		}
 		out = append(out, subj)
@@ -368,9 +368,9 @@ func (f Filter) match(kind string, seq uint64, msg jetstream.Msg) (Item, bool) {
 	return it, true
 }
 
-// subjectsCollide reports whether two NATS subjects (with * and >) can
+// SubjectsCollide reports whether two NATS subjects (with * and >) can
 // match a common subject.
-func subjectsCollide(a, b string) bool {
+func SubjectsCollide(a, b string) bool {
 	at, bt := strings.Split(a, "."), strings.Split(b, ".")
 	for i := 0; ; i++ {
 		switch {
