@@ -27,7 +27,7 @@ func (emptyStore) Load(context.Context, events.Aggregate, uint64) ([]events.Reco
 	return nil, nil
 }
 func (emptyStore) Owner(context.Context, string, string) (string, error) { return "", nil }
-func (emptyStore) Head(context.Context) (events.Position, error)        { return events.Position{}, nil }
+func (emptyStore) Head(context.Context) (events.Position, error)         { return events.Position{}, nil }
 
 // FuzzSessionEndpoints: whatever arrives at the token endpoints answers a
 // 4xx, never a panic or a 500.
