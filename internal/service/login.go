@@ -88,6 +88,14 @@ func (l *Login) init() {
 	})
 }
 
+// stamp dates a command's events by the service's clock, which its
+// decisions (expiry, windows) are made on too.
+func (l *Login) stamp(meta events.Meta) events.Meta {
+	l.init()
+	meta.Time = l.Now()
+	return meta
+}
+
 // Outcome is the answer of a login, bind or registration.
 type Outcome struct {
 	Status       string   `json:"status"`
@@ -110,8 +118,11 @@ func hashHex(parts ...string) string {
 	return hex.EncodeToString(s[:])
 }
 
-// attemptID keys one code's login aggregate: a code is spent once.
-func attemptID(app, kind, code string) string { return hashHex(app, kind, code) }
+// AttemptID is the id of one code's login aggregate (kind: "code",
+// "phone", "nonce" of a host code, "hostcode" for one that did not
+// verify): every outcome of the code is appended to it expecting no
+// earlier event, so a code is spent once.
+func AttemptID(app, kind, code string) string { return hashHex(app, kind, code) }
 
 // checkCode refuses what no issuer hands out: empty, huge, or not one
 // visible ASCII token.
@@ -147,6 +158,7 @@ func (l *Login) WithRoutedCode(ctx context.Context, meta events.Meta, routed str
 // WithCode logs in with a wx.login code (apps of kind wechat) or a code
 // minted by the host app (kind host).
 func (l *Login) WithCode(ctx context.Context, meta events.Meta, appID, code string) (Outcome, events.Position, error) {
+	meta = l.stamp(meta)
 	l.init()
 	a, err := l.Apps.Get(ctx, appID)
 	if err != nil {
@@ -163,24 +175,25 @@ func (l *Login) WithCode(ctx context.Context, meta events.Meta, appID, code stri
 		claims, err := hostcode.Verify(secret, code, l.Now())
 		if err != nil {
 			e := hostError(err)
-			l.fail(ctx, meta, []string{attemptID(a.ID, "hostcode", code)}, events.LoginFailed{App: a.ID, Method: login.MethodHostCode, Reason: e.Code})
+			l.fail(ctx, meta, []string{AttemptID(a.ID, "hostcode", code)}, events.LoginFailed{App: a.ID, Method: login.MethodHostCode, Reason: e.Code})
 			return Outcome{}, events.Position{}, e
 		}
 		p := events.ProvenIdentity{App: a.ID, HostUID: claims.UID}
-		return l.resolve(ctx, meta, a, p, login.MethodHostCode, []string{attemptID(a.ID, "nonce", claims.Nonce)}, amr(a.Kind), false)
+		return l.resolve(ctx, meta, a, p, login.MethodHostCode, []string{AttemptID(a.ID, "nonce", claims.Nonce)}, amr(a.Kind), false)
 	}
 	sess, err := l.code2Session(ctx, meta, a, code, login.MethodCode)
 	if err != nil {
 		return Outcome{}, events.Position{}, err
 	}
 	p := events.ProvenIdentity{App: a.ID, OpenID: sess.OpenID, UnionID: sess.UnionID}
-	return l.resolve(ctx, meta, a, p, login.MethodCode, []string{attemptID(a.ID, "code", code)}, amr(a.Kind), false)
+	return l.resolve(ctx, meta, a, p, login.MethodCode, []string{AttemptID(a.ID, "code", code)}, amr(a.Kind), false)
 }
 
 // WithPhone logs in with a getPhoneNumber code and, optionally, the
 // wx.login code, so that the match rules see the phone and the
 // openid/unionid together.
 func (l *Login) WithPhone(ctx context.Context, meta events.Meta, appID, phoneCode, loginCode string) (Outcome, events.Position, error) {
+	meta = l.stamp(meta)
 	l.init()
 	a, err := l.Apps.Get(ctx, appID)
 	if err != nil {
@@ -197,7 +210,7 @@ func (l *Login) WithPhone(ctx context.Context, meta events.Meta, appID, phoneCod
 			return Outcome{}, events.Position{}, err
 		}
 	}
-	attempts := []string{attemptID(a.ID, "phone", phoneCode)}
+	attempts := []string{AttemptID(a.ID, "phone", phoneCode)}
 	phone, err := l.phoneNumber(ctx, a, phoneCode)
 	if err != nil {
 		l.fail(ctx, meta, attempts, events.LoginFailed{App: a.ID, Method: login.MethodPhone, Reason: codeOf(err)})
@@ -210,7 +223,7 @@ func (l *Login) WithPhone(ctx context.Context, meta events.Meta, appID, phoneCod
 			return Outcome{}, events.Position{}, err
 		}
 		p.OpenID, p.UnionID = sess.OpenID, sess.UnionID
-		attempts = append(attempts, attemptID(a.ID, "code", loginCode))
+		attempts = append(attempts, AttemptID(a.ID, "code", loginCode))
 	}
 	return l.resolve(ctx, meta, a, p, login.MethodPhone, attempts, amr(a.Kind, "phone"), true)
 }
@@ -231,7 +244,7 @@ func (l *Login) code2Session(ctx context.Context, meta events.Meta, a projection
 	sess, err := l.WeChat.Code2Session(ctx, cred, code)
 	if err != nil {
 		e := l.wechatError(a.ID, err)
-		l.fail(ctx, meta, []string{attemptID(a.ID, "code", code)}, events.LoginFailed{App: a.ID, Method: method, Reason: e.Code})
+		l.fail(ctx, meta, []string{AttemptID(a.ID, "code", code)}, events.LoginFailed{App: a.ID, Method: method, Reason: e.Code})
 		return wechat.Session{}, e
 	}
 	return sess, nil
@@ -559,6 +572,7 @@ func (l *Login) ticketFail(ctx context.Context, meta events.Meta, id, method, re
 // proven by its password (argon2id). At most MaxPasswordFailures failures
 // per account per hour are processed, counted in the store.
 func (l *Login) BindPassword(ctx context.Context, meta events.Meta, rawTicket, username, pw string) (Outcome, events.Position, error) {
+	meta = l.stamp(meta)
 	id, t, err := l.openTicket(ctx, rawTicket)
 	if err != nil {
 		return Outcome{}, events.Position{}, err
@@ -633,6 +647,7 @@ func (l *Login) appKind(ctx context.Context, id string) string {
 // WeChat vouches for (a getPhoneNumber code); with a USER_REGISTER ticket
 // and nobody on that number, it registers a new account.
 func (l *Login) BindPhone(ctx context.Context, meta events.Meta, rawTicket, phoneCode string) (Outcome, events.Position, error) {
+	meta = l.stamp(meta)
 	id, t, err := l.openTicket(ctx, rawTicket)
 	if err != nil {
 		return Outcome{}, events.Position{}, err
@@ -682,6 +697,7 @@ func (l *Login) bindContact(ctx context.Context, meta events.Meta, id string, t 
 
 // Register creates an account from a USER_REGISTER ticket and a profile.
 func (l *Login) Register(ctx context.Context, meta events.Meta, rawTicket, displayName, avatarURL string) (Outcome, events.Position, error) {
+	meta = l.stamp(meta)
 	id, t, err := l.openTicket(ctx, rawTicket)
 	if err != nil {
 		return Outcome{}, events.Position{}, err
@@ -819,6 +835,7 @@ func newOTP() string {
 // address; it answers how long the code lives. At most one send per 60 s
 // and five an hour, per ticket and per address.
 func (l *Login) SendOTP(ctx context.Context, meta events.Meta, rawTicket, channel, to string) (int, events.Position, error) {
+	meta = l.stamp(meta)
 	l.init()
 	id, err := ticketID(rawTicket)
 	if err != nil {
@@ -869,6 +886,7 @@ func (l *Login) SendOTP(ctx context.Context, meta events.Meta, rawTicket, channe
 // (or registers) the account of that address. Five wrong entries use the
 // code up; each also counts against the ticket.
 func (l *Login) VerifyOTP(ctx context.Context, meta events.Meta, rawTicket, to, otp string) (Outcome, events.Position, error) {
+	meta = l.stamp(meta)
 	l.init()
 	id, err := ticketID(rawTicket)
 	if err != nil {
