@@ -81,7 +81,9 @@ func (l *ipLimiter) allow(r *http.Request, now time.Time) (time.Duration, bool) 
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if now.Sub(l.lastSweep) >= limiterSweepEvery || len(l.clients) >= limiterMaxClients {
+	// A full table is swept early, but at most once a second, so that a
+	// flood of new addresses cannot make every request walk the table.
+	if since := now.Sub(l.lastSweep); since >= limiterSweepEvery || (len(l.clients) >= limiterMaxClients && since >= time.Second) {
 		l.sweep(now)
 	}
 	cl := l.clients[key]

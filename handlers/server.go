@@ -67,6 +67,11 @@ type Deps struct {
 	// org reads and authorization checks.
 	Authz  *service.Authz
 	AuthzV *projections.Authz
+	// Webhooks takes webhook registrations, WebhooksV reads them, and
+	// WebhookDeliveries (the forwarder) lists and redelivers parked ones.
+	Webhooks          *service.Webhooks
+	WebhooksV         *projections.Webhooks
+	WebhookDeliveries WebhookDeliveries
 }
 
 // Server is the HTTP API.
@@ -115,6 +120,7 @@ func New(d Deps) *Server {
 	s.appRoutes(e)
 	s.loginRoutes(e)
 	s.authzRoutes(e)
+	s.webhookRoutes(e)
 	return s
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/bindery/bindery/internal/secrets"
 	"github.com/bindery/bindery/internal/service"
 	"github.com/bindery/bindery/internal/tokens"
+	"github.com/bindery/bindery/internal/webhook"
 	"github.com/bindery/bindery/internal/wechat"
 	"github.com/bindery/bindery/projections"
 )
@@ -51,6 +52,10 @@ type App struct {
 	Login  *service.Login
 	WeChat *wechat.Client
 	otpKey []byte
+	// Webhooks is the view of webhook registrations; Forwarder delivers
+	// events to them.
+	Webhooks  *projections.Webhooks
+	Forwarder *webhook.Forwarder
 
 	stopKeys context.CancelFunc // ends the signing-key maintenance
 	http     *http.Server
@@ -98,12 +103,13 @@ func (a *App) open(ctx context.Context) error {
 	}
 	a.Accounts = projections.NewAccounts()
 	a.Authz = projections.NewAuthz()
+	a.Webhooks = projections.NewWebhooks()
 	a.Apps = projections.NewApps()
 	a.Engine = projections.New(a.Store.JetStream(), reg, projections.Options{
 		SnapshotPath: filepath.Join(cfg.DataDir, "projections.snapshot.json"),
 		Logger:       a.Log,
 		OnApply:      func(r events.Record) { a.Metrics.ObserveApplied(r.Stream, r.Envelope.Time) },
-	}, a.Accounts, a.Authz, a.Apps)
+	}, a.Accounts, a.Authz, a.Webhooks, a.Apps)
 	if err := a.Engine.Start(ctx); err != nil {
 		return err
 	}
@@ -118,6 +124,18 @@ func (a *App) open(ctx context.Context) error {
 	authz := service.NewAuthz(timedStore{a.Store, a.Metrics})
 	authz.Roles.OnConflict = a.Metrics.Conflicts.Inc
 	authz.Orgs.OnConflict = a.Metrics.Conflicts.Inc
+	webhooks := service.NewWebhooks(timedStore{a.Store, a.Metrics}, a.Box, reg)
+	webhooks.Repo.OnConflict = a.Metrics.Conflicts.Inc
+	a.Forwarder, err = webhook.New(a.Store.JetStream(), a.Webhooks, a.Box, a.Engine.WaitFor, webhook.Options{
+		Attempts: cfg.WebhookAttempts, Backoff: cfg.WebhookBackoff, Timeout: cfg.WebhookTimeout,
+		Replicas: cfg.Replicas, Logger: a.Log, Metrics: a.Metrics,
+	})
+	if err != nil {
+		return err
+	}
+	if err := a.Forwarder.Start(ctx); err != nil {
+		return err
+	}
 	keyStore, err := tokens.NewKVKeyStore(ctx, a.Store.JetStream(), cfg.Replicas)
 	if err != nil {
 		return err
@@ -140,6 +158,7 @@ func (a *App) open(ctx context.Context) error {
 		Signer: a.Signer, Sessions: a.Sessions, RateLimit: cfg.RateLimit, TrustedProxies: cfg.TrustedProxies,
 		Apps: apps, Login: a.Login,
 		Authz: authz, AuthzV: a.Authz,
+		Webhooks: webhooks, WebhooksV: a.Webhooks, WebhookDeliveries: a.Forwarder,
 	})
 	return nil
 }
@@ -187,6 +206,13 @@ func (a *App) Close() {
 	}
 	if a.Audit != nil {
 		a.Audit.Close()
+	}
+	if a.Forwarder != nil {
+		// First: deliveries in progress hand their events back to JetStream
+		// while the connection is still up.
+		if err := a.Forwarder.Close(); err != nil {
+			a.Log.Warn("webhook forwarder close", "err", err)
+		}
 	}
 	if a.Engine != nil {
 		if err := a.Engine.Close(); err != nil {

@@ -38,6 +38,11 @@ type Config struct {
 	// AuditSealInterval is how often audit checkpoints are appended
 	// (negative: only on demand).
 	AuditSealInterval time.Duration
+	// Webhook delivery: tries per event before it is parked, the wait
+	// after the first failed try (doubling), and the per-request timeout.
+	WebhookAttempts int
+	WebhookBackoff  time.Duration
+	WebhookTimeout  time.Duration
 }
 
 type setting struct {
@@ -63,6 +68,9 @@ var settings = []setting{
 	{"BINDERY_SMTP_URL", "smtp-url", "", "smtp://user:pass@host:port?from=addr for e-mailed one-time codes"},
 	{"BINDERY_LOG_LEVEL", "log-level", "info", "debug, info, warn or error"},
 	{"BINDERY_AUDIT_SEAL_INTERVAL", "audit-seal-interval", "10s", "how often audit checkpoints seal new events (1s-1h; 0 = only on demand)"},
+	{"BINDERY_WEBHOOK_ATTEMPTS", "webhook-attempts", "5", "webhook delivery tries per event before it is parked (1-100)"},
+	{"BINDERY_WEBHOOK_BACKOFF", "webhook-backoff", "1s", "wait after a failed webhook delivery, doubled after each (1ms-1h)"},
+	{"BINDERY_WEBHOOK_TIMEOUT", "webhook-timeout", "10s", "timeout of one webhook request (10ms-5m)"},
 }
 
 // Usage lists every setting with its variable and default.
@@ -179,6 +187,15 @@ func Load(args []string, getenv func(string) string, dev bool) (*Config, error) 
 	case "debug", "info", "warn", "error":
 	default:
 		bad("BINDERY_LOG_LEVEL", "debug, info, warn or error")
+	}
+	if c.WebhookAttempts, err = strconv.Atoi(get("BINDERY_WEBHOOK_ATTEMPTS")); err != nil || c.WebhookAttempts < 1 || c.WebhookAttempts > 100 {
+		bad("BINDERY_WEBHOOK_ATTEMPTS", "a number of tries from 1 to 100")
+	}
+	if c.WebhookBackoff, err = time.ParseDuration(get("BINDERY_WEBHOOK_BACKOFF")); err != nil || c.WebhookBackoff < time.Millisecond || c.WebhookBackoff > time.Hour {
+		bad("BINDERY_WEBHOOK_BACKOFF", "a duration between 1ms and 1h, like 1s")
+	}
+	if c.WebhookTimeout, err = time.ParseDuration(get("BINDERY_WEBHOOK_TIMEOUT")); err != nil || c.WebhookTimeout < 10*time.Millisecond || c.WebhookTimeout > 5*time.Minute {
+		bad("BINDERY_WEBHOOK_TIMEOUT", "a duration between 10ms and 5m, like 10s")
 	}
 	if v := get("BINDERY_AUDIT_SEAL_INTERVAL"); v == "0" || v == "off" {
 		c.AuditSealInterval = -1
