@@ -178,6 +178,14 @@ func TestAuthzOverHTTP(t *testing.T) {
 			t.Fatalf("%s: %v", path, got)
 		}
 	}
+	// A batch answers in order, after the position it names.
+	batch := fmt.Sprintf(`{"min_position":%q,"checks":[
+		{"account_id":%q,"permission":"audit:read"},
+		{"account_id":%q,"permission":"invoice:read"},
+		{"account_id":%q,"permission":"deal:read","org":"sales"}]}`, redef.Header.Get("X-Bindery-Position"), bob, bob, alice)
+	if got := string(c.must(200, "POST", "/v1/authz/checks", batch).Body); got != `{"allowed":[true,false,false]}` {
+		t.Fatalf("batch: %s", got)
+	}
 	// A disabled account is allowed nothing.
 	dis := c.must(200, "DELETE", "/v1/accounts/"+bob, nil)
 	if c.check(dis, bob, "audit:read", "") {
@@ -241,6 +249,12 @@ func TestAuthzBadInputs(t *testing.T) {
 		{"check bad position", "POST", "/v1/authz/check", `{"account_id":"` + alice + `","permission":"report:read","min_position":"zz"}`, 400, "validation_failed"},
 		{"check unknown field", "POST", "/v1/authz/check", `{"account_id":"` + alice + `","permission":"report:read","who":1}`, 400, "validation_failed"},
 		{"check not json", "POST", "/v1/authz/check", `allowed?`, 400, "validation_failed"},
+		{"batch empty", "POST", "/v1/authz/checks", `{"checks":[]}`, 400, "validation_failed"},
+		{"batch missing", "POST", "/v1/authz/checks", `{}`, 400, "validation_failed"},
+		{"batch too big", "POST", "/v1/authz/checks", `{"checks":[` + strings.Repeat(`{"account_id":"`+alice+`","permission":"a:b"},`, 1000) + `{"account_id":"` + alice + `","permission":"a:b"}]}`, 400, "validation_failed"},
+		{"batch bad entry", "POST", "/v1/authz/checks", `{"checks":[{"account_id":"` + alice + `","permission":"a:b"},{"account_id":"` + alice + `","permission":"*"}]}`, 400, "validation_failed"},
+		{"batch bad position", "POST", "/v1/authz/checks", `{"checks":[{"account_id":"` + alice + `","permission":"a:b"}],"min_position":"h1"}`, 400, "validation_failed"},
+		{"batch unknown field", "POST", "/v1/authz/checks", `{"checks":[{"account":"x"}]}`, 400, "validation_failed"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -72,6 +72,8 @@ type Deps struct {
 	Webhooks          *service.Webhooks
 	WebhooksV         *projections.Webhooks
 	WebhookDeliveries WebhookDeliveries
+	// Demo serves the dev-mode demo pages under /demo/ (demo.go); nil off.
+	Demo *DemoSite
 }
 
 // Server is the HTTP API.
@@ -121,6 +123,7 @@ func New(d Deps) *Server {
 	s.loginRoutes(e)
 	s.authzRoutes(e)
 	s.webhookRoutes(e)
+	s.demoRoutes(e)
 	return s
 }
 

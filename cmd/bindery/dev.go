@@ -3,18 +3,40 @@ package main
 import (
 	"context"
 	"log/slog"
+	"os"
+	"time"
 
-	"github.com/bindery/bindery/internal/app"
 	"github.com/bindery/bindery/internal/config"
+	"github.com/bindery/bindery/internal/devstack"
 )
 
-// runDev starts the demo stack in one process.
-func runDev(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	a, err := app.New(ctx, cfg, log)
+// loadConfig reads the settings of a mode; in dev mode also where the
+// WeChat simulator listens.
+func loadConfig(mode string, args []string) (*config.Config, string, error) {
+	if mode == "dev" {
+		return devstack.LoadConfig(args, os.Getenv)
+	}
+	cfg, err := config.Load(args, os.Getenv, false)
+	return cfg, "", err
+}
+
+// runDev starts the demo stack in one process (embedded NATS, the WeChat
+// simulator, bindery with the demo pages and the demo app), prints where to
+// look, and stops it all on Ctrl-C.
+func runDev(ctx context.Context, cfg *config.Config, simAddr string, log *slog.Logger) error {
+	st, err := devstack.Start(ctx, cfg, simAddr, log)
 	if err != nil {
 		return oneLine(err)
 	}
-	return serve(ctx, a, func() {
-		log.Info("dev mode: admin token is \"dev\"", "api", "http://"+cfg.HTTPAddr, "openapi", "http://"+cfg.HTTPAddr+"/openapi.yaml")
-	})
+	st.Banner(os.Stdout)
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-st.Err():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	st.Close(sctx)
+	return runErr
 }

@@ -31,7 +31,7 @@ func main() {
 }
 
 func run(mode string, args []string) error {
-	cfg, err := config.Load(args, os.Getenv, mode == "dev")
+	cfg, simAddr, err := loadConfig(mode, args)
 	if err != nil {
 		return oneLine(err)
 	}
@@ -41,7 +41,7 @@ func run(mode string, args []string) error {
 	defer stop()
 
 	if mode == "dev" {
-		return runDev(ctx, cfg, log)
+		return runDev(ctx, cfg, simAddr, log)
 	}
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {

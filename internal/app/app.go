@@ -159,6 +159,7 @@ func (a *App) open(ctx context.Context) error {
 		Apps: apps, Login: a.Login,
 		Authz: authz, AuthzV: a.Authz,
 		Webhooks: webhooks, WebhooksV: a.Webhooks, WebhookDeliveries: a.Forwarder,
+		Demo: demoSite(cfg),
 	})
 	return nil
 }
@@ -170,18 +171,25 @@ func (a *App) Serve() error {
 		return fmt.Errorf("BINDERY_HTTP_ADDR: %w", err)
 	}
 	a.listener = l
-	a.http = &http.Server{
+	a.http = a.NewHTTPServer()
+	err = a.http.Serve(l)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// NewHTTPServer is an http.Server for the API with the server's limits,
+// for a caller that runs it on its own listener (the dev stack, which
+// opens its listeners before the issuer is known).
+func (a *App) NewHTTPServer() *http.Server {
+	return &http.Server{
 		Handler:           a.API.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
-	err = a.http.Serve(l)
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
-	}
-	return err
 }
 
 // Addr is where the HTTP API listens (after Serve started).
