@@ -37,9 +37,11 @@ const (
 // TicketPrefix starts every bind ticket ("bbt.<base64url of 32 bytes>").
 const TicketPrefix = "bbt"
 
-// PositionWaiter waits until the views have applied a position.
+// PositionWaiter waits until the views have applied a position, or for
+// the next applied event (projections.Engine).
 type PositionWaiter interface {
 	WaitFor(ctx context.Context, pos events.Position) error
+	Changed() (<-chan struct{}, func())
 }
 
 // OTPSender delivers one-time codes (internal/otpsend).
@@ -420,35 +422,37 @@ func (l *Login) pending(ctx context.Context, meta events.Meta, a projections.App
 	return Outcome{Status: status, BindTicket: raw, BindMethods: methods, ExpiresIn: int(login.TicketTTL.Seconds())}, events.PositionOf(recs), nil
 }
 
-// account reads the account view once it reflects pos; a claim may name
-// an account this replica's view has not applied yet, so a miss waits for
-// the store's head.
+// account reads the account view once it reflects pos. A claim may name
+// an account that this replica's view has not applied yet (written a
+// moment ago elsewhere), so a miss waits a little for the view.
 func (l *Login) account(ctx context.Context, id string, pos events.Position) (projections.Account, error) {
-	wait := func(p events.Position) error {
-		if l.Engine == nil || p.IsZero() {
-			return nil
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if l.Engine != nil && !pos.IsZero() {
+		if err := l.Engine.WaitFor(ctx, pos); err != nil {
+			return projections.Account{}, err
 		}
-		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		return l.Engine.WaitFor(wctx, p)
 	}
-	if err := wait(pos); err != nil {
-		return projections.Account{}, err
+	for {
+		if acc, ok := l.View.Get(id); ok {
+			return acc, nil
+		}
+		if l.Engine == nil {
+			return projections.Account{}, login.ErrAccountNotFound
+		}
+		changed, done := l.Engine.Changed()
+		if acc, ok := l.View.Get(id); ok {
+			done()
+			return acc, nil
+		}
+		select {
+		case <-changed:
+			done()
+		case <-ctx.Done():
+			done()
+			return projections.Account{}, projections.ErrNotReached
+		}
 	}
-	if acc, ok := l.View.Get(id); ok {
-		return acc, nil
-	}
-	head, err := l.Store.Head(ctx)
-	if err != nil {
-		return projections.Account{}, err
-	}
-	if err := wait(head); err != nil {
-		return projections.Account{}, err
-	}
-	if acc, ok := l.View.Get(id); ok {
-		return acc, nil
-	}
-	return projections.Account{}, login.ErrAccountNotFound
 }
 
 // --- fresh auth-log aggregates -------------------------------------------
