@@ -68,16 +68,16 @@ func TestAuthzScoping(t *testing.T) {
 		events.RoleGranted{AccountID: alice, Role: "seller", Org: "sales"},
 	)
 	f.expect(
-		check{alice, "deal:close", "sales", true},       // the org itself
-		check{alice, "deal:close", "sales-east", true},  // a child
-		check{alice, "deal:read", "team-1", true},       // a grandchild
-		check{alice, "deal:close", "hq", false},         // the parent
-		check{alice, "deal:close", "ops", false},        // a sibling
-		check{alice, "deal:close", "", false},           // no org: only unscoped grants
-		check{alice, "deal:close", "nowhere", false},    // an unknown org
-		check{alice, "deal:delete", "sales", false},     // a permission the role lacks
-		check{bob, "deal:close", "sales", false},        // another account
-		check{alice, "deal", "sales", false},            // not resource:action
+		check{alice, "deal:close", "sales", true},      // the org itself
+		check{alice, "deal:close", "sales-east", true}, // a child
+		check{alice, "deal:read", "team-1", true},      // a grandchild
+		check{alice, "deal:close", "hq", false},        // the parent
+		check{alice, "deal:close", "ops", false},       // a sibling
+		check{alice, "deal:close", "", false},          // no org: only unscoped grants
+		check{alice, "deal:close", "nowhere", false},   // an unknown org
+		check{alice, "deal:delete", "sales", false},    // a permission the role lacks
+		check{bob, "deal:close", "sales", false},       // another account
+		check{alice, "deal", "sales", false},           // not resource:action
 		check{"unknown-account", "deal:close", "sales", false},
 	)
 	// An unscoped grant applies everywhere, with or without an org.

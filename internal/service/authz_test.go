@@ -18,6 +18,7 @@ import (
 	"github.com/bindery/bindery/internal/natstest"
 	"github.com/bindery/bindery/internal/secrets"
 	"github.com/bindery/bindery/internal/service"
+	"github.com/bindery/bindery/projections"
 )
 
 // replicas opens n stores on one nats-server, each with its own
@@ -183,3 +184,23 @@ func TestGrantSeesOtherReplicasWrites(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// The account read model that grants and memberships fill is what id_token
+// claims are made of: roles as names, scoped ones as role@org.
+func TestClaimsCarryRolesAndOrgs(t *testing.T) {
+	v := projections.NewAccounts()
+	const acc = "0b0e3d4c-5a6b-4c7d-8e9f-a0b1c2d3e4f5"
+	for i, e := range []events.Event{
+		events.AccountCreated{AccountID: acc},
+		events.RoleGranted{AccountID: acc, Role: "seller", Org: "sales"},
+		events.RoleGranted{AccountID: acc, Role: "admin"},
+		events.OrgMemberAdded{OrgID: "sales", AccountID: acc},
+	} {
+		v.Apply(events.Record{Sequence: uint64(i + 1), Event: e})
+	}
+	a, _ := v.Get(acc)
+	c := service.ClaimsFor(a)
+	if fmt.Sprint(c.Roles, c.Orgs) != "[admin seller@sales] [sales]" {
+		t.Fatalf("claims roles %v orgs %v", c.Roles, c.Orgs)
+	}
+}
