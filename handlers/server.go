@@ -72,6 +72,8 @@ type Deps struct {
 	Webhooks          *service.Webhooks
 	WebhooksV         *projections.Webhooks
 	WebhookDeliveries WebhookDeliveries
+	// QR runs QR logins for PCs (qr.go).
+	QR *service.QR
 	// Demo serves the dev-mode demo pages under /demo/ (demo.go); nil off.
 	Demo *DemoSite
 }
@@ -123,6 +125,7 @@ func New(d Deps) *Server {
 	s.loginRoutes(e)
 	s.authzRoutes(e)
 	s.webhookRoutes(e)
+	s.qrRoutes(e)
 	s.demoRoutes(e)
 	return s
 }

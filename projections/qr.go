@@ -189,6 +189,15 @@ func (v *QRSessions) Watch(id string) (QRSession, <-chan struct{}, bool) {
 	return *q, ch, true
 }
 
+// Watched reports whether something waits for the session's next change
+// (a parked long-poll; diagnostics and tests).
+func (v *QRSessions) Watched(id string) bool {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	_, ok := v.watch[id]
+	return ok
+}
+
 // Count is the number of sessions the view holds.
 func (v *QRSessions) Count() int {
 	v.mu.RLock()

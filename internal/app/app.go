@@ -56,6 +56,10 @@ type App struct {
 	// events to them.
 	Webhooks  *projections.Webhooks
 	Forwarder *webhook.Forwarder
+	// QRs is the view of QR login sessions; QR runs them (qr.go).
+	QRs   *projections.QRSessions
+	QR    *service.QR
+	clock func() time.Time // nil: time.Now (WithClock)
 
 	stopKeys context.CancelFunc // ends the signing-key maintenance
 	http     *http.Server
@@ -64,8 +68,11 @@ type App struct {
 
 // New connects to (or starts) NATS, opens the store and starts the
 // projections. Serve starts the HTTP API.
-func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Option) (*App, error) {
 	a := &App{Config: cfg, Log: log, Metrics: metrics.New()}
+	for _, o := range opts {
+		o(a)
+	}
 	key, err := secrets.LoadMasterKey(cfg.MasterKey, cfg.DataDir, cfg.Dev)
 	if err != nil {
 		return nil, err
@@ -105,11 +112,12 @@ func (a *App) open(ctx context.Context) error {
 	a.Authz = projections.NewAuthz()
 	a.Webhooks = projections.NewWebhooks()
 	a.Apps = projections.NewApps()
+	a.QRs = projections.NewQRSessions()
 	a.Engine = projections.New(a.Store.JetStream(), reg, projections.Options{
 		SnapshotPath: filepath.Join(cfg.DataDir, "projections.snapshot.json"),
 		Logger:       a.Log,
 		OnApply:      func(r events.Record) { a.Metrics.ObserveApplied(r.Stream, r.Envelope.Time) },
-	}, a.Accounts, a.Authz, a.Webhooks, a.Apps)
+	}, a.Accounts, a.Authz, a.Webhooks, a.Apps, a.QRs)
 	if err := a.Engine.Start(ctx); err != nil {
 		return err
 	}
@@ -159,6 +167,7 @@ func (a *App) open(ctx context.Context) error {
 		Apps: apps, Login: a.Login,
 		Authz: authz, AuthzV: a.Authz,
 		Webhooks: webhooks, WebhooksV: a.Webhooks, WebhookDeliveries: a.Forwarder,
+		QR: a.openQR(apps), Now: a.clock,
 		Demo: demoSite(cfg),
 	})
 	return nil

@@ -30,7 +30,14 @@ type Env struct {
 	URL    string
 	Logs   *SyncBuffer
 	Client *http.Client
+
+	closeOnce sync.Once
+	close     func()
 }
+
+// Close stops the server before the test ends (to restart it on the same
+// data dir); the test's cleanup then does nothing more.
+func (e *Env) Close() { e.closeOnce.Do(e.close) }
 
 // SyncBuffer is a goroutine-safe log sink whose contents tests scan.
 type SyncBuffer struct {
@@ -52,8 +59,8 @@ func (b *SyncBuffer) String() string {
 }
 
 // Start runs a server on dir (t.TempDir() when ""), with extra settings in
-// env (BINDERY_* names), closed at test end.
-func Start(t testing.TB, dir string, env map[string]string) *Env {
+// env (BINDERY_* names) and app options (app.WithClock), closed at test end.
+func Start(t testing.TB, dir string, env map[string]string, opts ...app.Option) *Env {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
@@ -83,7 +90,7 @@ func Start(t testing.TB, dir string, env map[string]string) *Env {
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	a, err := app.New(ctx, cfg, log)
+	a, err := app.New(ctx, cfg, log, opts...)
 	if err != nil {
 		l.Close()
 		t.Fatal(err)
@@ -92,8 +99,9 @@ func Start(t testing.TB, dir string, env map[string]string) *Env {
 	srv.Listener.Close()
 	srv.Listener = l
 	srv.Start()
-	t.Cleanup(func() { srv.Close(); a.Close() })
-	return &Env{T: t, App: a, URL: srv.URL, Logs: logs, Client: srv.Client()}
+	e := &Env{T: t, App: a, URL: srv.URL, Logs: logs, Client: srv.Client(), close: func() { srv.Close(); a.Close() }}
+	t.Cleanup(e.Close)
+	return e
 }
 
 // Response is a decoded answer.
