@@ -50,7 +50,8 @@ export async function api(method, path, { body, token, headers, signal } = {}) {
   } catch {
     data = null;
   }
-  notify({ method, path, status: res.status, ms: performance.now() - started, code: data && data.code });
+  // Only a problem's code: a successful answer's "code" may be a login code.
+  notify({ method, path, status: res.status, ms: performance.now() - started, code: !res.ok && data ? data.code : undefined });
   if (!res.ok) {
     const p = new Problem(res.status, data || { detail: text });
     p.retryAfter = Number(res.headers.get('Retry-After')) || 0;
@@ -69,7 +70,7 @@ function notify(entry) {
 
 /** config reads the demo's app id and WeChat appid. */
 export async function demoConfig() {
-  const res = await fetch('config.json', { cache: 'no-store' });
+  const res = await fetch('/demo/config.json', { cache: 'no-store' });
   if (!res.ok) throw new Error('demo config: HTTP ' + res.status);
   return res.json();
 }
@@ -159,6 +160,28 @@ export function requestLog(list) {
     list.prepend(li);
     while (list.children.length > 30) list.lastChild.remove();
   });
+}
+
+const ICONS = {
+  check: 'M20 6 9 17l-5-5',
+  x: 'M18 6 6 18M6 6l12 12',
+  clock: 'M12 7v5l3 2M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18z',
+  phone: 'M8 2h8a2 2 0 0 1 2 2v16a2 2 0 0 1-2 2H8a2 2 0 0 1-2-2V4a2 2 0 0 1 2-2zM11 18h2',
+  info: 'M12 16v-4M12 8h.01M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18z',
+  wait: 'M12 3a9 9 0 1 0 9 9',
+};
+
+/** icon draws a small line icon (SVG, so it needs no emoji font). */
+export function icon(name, cls) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('class', 'icon' + (cls ? ' ' + cls : '') + (name === 'wait' ? ' spin' : ''));
+  svg.setAttribute('aria-hidden', 'true');
+  const path = document.createElementNS(ns, 'path');
+  path.setAttribute('d', ICONS[name] || ICONS.info);
+  svg.append(path);
+  return svg;
 }
 
 /** The localStorage key where /demo/pc leaves its open QR code for /demo/phone. */

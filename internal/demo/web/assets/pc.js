@@ -1,7 +1,7 @@
 // /demo/pc: a PC login page. It starts a QR login, shows the code, follows
 // its state with a long poll, and once the phone confirms, shows the account
 // it is logged in as.
-import { $, api, decodeJWT, demoConfig, el, OPEN_QR_KEY, Problem, requestLog, show, sleep } from './api.js';
+import { $, api, decodeJWT, demoConfig, el, icon, OPEN_QR_KEY, Problem, requestLog, show, sleep } from './api.js';
 
 const FINAL = ['CONSUMED', 'CANCELLED', 'EXPIRED'];
 let app = 'demo';
@@ -38,14 +38,14 @@ async function start() {
   show($('new-code'), false);
   show($('account-card'), false);
   show($('login-card'), true);
-  overlay('loading', '⏳', 'Starting…');
+  overlay('loading', 'wait', 'Starting…');
   status('', 'Starting a QR login…');
   let qr;
   try {
     qr = await api('POST', `/v1/apps/${encodeURIComponent(app)}/qr`);
   } catch (err) {
     if (mine !== current) return;
-    overlay('EXPIRED', '⚠️', 'No code');
+    overlay('EXPIRED', 'info', 'No code');
     status('bad', `Could not start a QR login: ${err.message}` + (err.code ? ` (${err.code})` : ''));
     show($('new-code'), true);
     return;
@@ -133,30 +133,30 @@ function render(st) {
       status('', 'Waiting for the code to be scanned…');
       break;
     case 'SCANNED':
-      overlay('SCANNED', '📱', `Scanned by ${who}`);
+      overlay('SCANNED', 'phone', `Scanned by ${who}`);
       status('', '');
       $('status').append('Scanned by ', el('b', { id: 'scanned-by' }, who), ' — waiting for the confirmation on the phone…');
       break;
     case 'CONFIRMED':
-      overlay('CONFIRMED', '✅', 'Confirmed — logging in…');
+      overlay('CONFIRMED', 'check', 'Confirmed — logging in…');
       status('ok', 'Confirmed on the phone; collecting the login…');
       break;
     case 'CONSUMED':
       if (st.id_token) {
-        overlay('CONSUMED', '✅', 'Logged in');
+        overlay('CONSUMED', 'check', 'Logged in');
       } else {
-        overlay('CONSUMED', 'ℹ️', 'Already used');
+        overlay('CONSUMED', 'info', 'Already used');
         status('warn', 'This login was already collected (the tokens are handed out once).');
         ended();
       }
       break;
     case 'CANCELLED':
-      overlay('CANCELLED', '✕', 'Cancelled on the phone');
+      overlay('CANCELLED', 'x', 'Cancelled on the phone');
       status('bad', 'The login was cancelled on the phone.');
       ended();
       break;
     case 'EXPIRED':
-      overlay('EXPIRED', '⌛', 'Code expired');
+      overlay('EXPIRED', 'clock', 'Code expired');
       status('warn', 'The code expired. Get a new one to try again.');
       ended();
       break;
@@ -230,11 +230,11 @@ function tick() {
   }
 }
 
-function overlay(state, icon, text) {
+function overlay(state, name, text) {
   $('qr-wrap').dataset.state = state;
   const o = $('qr-overlay');
   o.textContent = '';
-  if (text) o.append(el('div', {}, icon ? el('div', { class: 'icon' }, icon) : null, text));
+  if (text) o.append(el('div', {}, name ? icon(name, 'big-icon ' + state.toLowerCase()) : null, el('div', {}, text)));
 }
 
 function status(kind, text) {

@@ -114,7 +114,7 @@ async function createUser() {
   if (phone) body.phone = phone;
   busy('create-user', true);
   try {
-    const u = await api('POST', 'sim/users', { body });
+    const u = await api('POST', '/demo/sim/users', { body });
     const list = users();
     list.push({ user: u.user, nickname: u.nickname || nickname, phone: u.phone || '' });
     localStorage.setItem(USERS_KEY, JSON.stringify(list));
@@ -179,7 +179,7 @@ async function wxLogin() {
 /** simCode asks the simulator for what wx.login (or the phone button) returns. */
 async function simCode(kind, u) {
   try {
-    return await api('POST', 'sim/' + kind, { body: { appid: cfg.appid, user: u.user } });
+    return await api('POST', '/demo/sim/' + kind, { body: { appid: cfg.appid, user: u.user } });
   } catch (err) {
     if (err instanceof Problem && err.code === 'simulator_not_found') {
       // The simulator restarted and forgot this user: drop it here too.
