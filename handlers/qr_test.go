@@ -388,7 +388,7 @@ func TestQRExpiry(t *testing.T) {
 func TestQRTokensOnce(t *testing.T) {
 	env := startQR(t, "", nil)
 	_, aliceTok := env.user("Alice")
-	const rounds, pollers = 15, 4
+	const rounds, pollers = 25, 4
 	for round := range rounds {
 		q := env.start()
 		qrWantState(t, "scan", env.step(q, "scan", aliceTok), "SCANNED")
