@@ -528,8 +528,9 @@ const MaxRedeliver = 1000
 // Redeliver sends parked events of a webhook again, once each, at most
 // PerWebhook at a time: all of them (up to MaxRedeliver) when eventIDs is
 // empty. A delivered event leaves the poison queue; one that fails stays,
-// with its attempts and last error updated. A success closes the webhook's
-// circuit breaker.
+// with its attempts and last error updated. When the first redeliveries all
+// fail, the rest are reported without being sent. A success closes the
+// webhook's circuit breaker.
 func (f *Forwarder) Redeliver(ctx context.Context, id string, eventIDs []string) (RedeliverResult, error) {
 	w, ok := f.regs.Get(id)
 	if !ok {
@@ -559,6 +560,11 @@ func (f *Forwarder) Redeliver(ctx context.Context, id string, eventIDs []string)
 			seen[e] = true
 		}
 	}
+	// A receiver that is still down would make this call wait for every
+	// timeout: after giveUp failures and no success, the rest is not sent.
+	giveUp := max(f.opts.BreakerAfter, f.opts.PerWebhook)
+	var mu sync.Mutex
+	failures, successes := 0, 0
 	outcome := make([]error, len(parked))
 	slots := make(chan struct{}, f.opts.PerWebhook)
 	var wg sync.WaitGroup
@@ -568,7 +574,22 @@ func (f *Forwarder) Redeliver(ctx context.Context, id string, eventIDs []string)
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
-			outcome[i] = f.redeliverOne(ctx, w, p)
+			mu.Lock()
+			hopeless := successes == 0 && failures >= giveUp
+			mu.Unlock()
+			if hopeless {
+				outcome[i] = fmt.Errorf("not sent: the first %d redeliveries failed", giveUp)
+				return
+			}
+			err := f.redeliverOne(ctx, w, p)
+			mu.Lock()
+			if err == nil {
+				successes++
+			} else {
+				failures++
+			}
+			mu.Unlock()
+			outcome[i] = err
 		}()
 	}
 	wg.Wait()
@@ -589,6 +610,9 @@ func (f *Forwarder) Redeliver(ctx context.Context, id string, eventIDs []string)
 func (f *Forwarder) redeliverOne(ctx context.Context, w projections.Webhook, p Parked) error {
 	p.Attempts++
 	if err := f.post(ctx, w, p.EventID, p.Event, p.Attempts); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err() // the caller went away: not the webhook's failure
+		}
 		p.LastError = err.Error()
 		if perr := f.park.put(ctx, p); perr != nil {
 			f.log.Error("webhook: update parked delivery", "webhook", w.ID, "event_id", p.EventID, "err", perr)

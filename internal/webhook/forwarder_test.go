@@ -379,3 +379,33 @@ func TestRestartLosesNoDelivery(t *testing.T) {
 		t.Fatalf("parked after the restart: %s", r.Body)
 	}
 }
+
+// A webhook that hangs does not hold up the others: they get each event
+// while its request is still waiting.
+func TestSlowWebhookDoesNotBlockOthers(t *testing.T) {
+	t.Parallel()
+	env := testenv.Start(t, "", map[string]string{"BINDERY_WEBHOOK_TIMEOUT": "30s"})
+	release := make(chan struct{})
+	var waiting atomic.Int32
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		waiting.Add(1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(slow.Close)
+	t.Cleanup(func() { close(release) }) // runs first: lets the slow requests finish
+	fast := newReceiver(t, always(http.StatusOK))
+	register(t, env, "slow", slow.URL, "account_created")
+	register(t, env, "fast", fast.URL, "account_created")
+
+	createAccount(t, env, "frank")
+	testenv.Eventually(t, 10*time.Second, func() bool { return waiting.Load() == 1 && len(fast.deliveries()) == 1 })
+	createAccount(t, env, "grace")
+	testenv.Eventually(t, 10*time.Second, func() bool { return len(fast.deliveries()) == 2 })
+	// Both events wait on the hanging webhook at once (no head-of-line
+	// blocking within one webhook either).
+	testenv.Eventually(t, 10*time.Second, func() bool { return waiting.Load() == 2 })
+}

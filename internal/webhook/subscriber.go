@@ -261,11 +261,11 @@ func (s *Subscriber) settle(jm jetstream.Msg, wm *message.Message, release func(
 	for {
 		select {
 		case <-wm.Acked():
-			actx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if err := jm.DoubleAck(actx); err != nil {
+			// Not confirmed: a lost ack only means one more delivery, and
+			// a round trip per event would slow busy streams.
+			if err := jm.Ack(); err != nil {
 				s.cfg.Logger.Warn("webhook consumer ack (the event may be delivered again)", "subject", jm.Subject(), "err", err)
 			}
-			cancel()
 			return
 		case <-wm.Nacked():
 			if s.ctx.Err() == nil {
