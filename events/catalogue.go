@@ -6,7 +6,7 @@ func Catalogue() *Registry {
 	return NewRegistry(
 		AccountCreated{}, AccountUpdated{}, AccountDisabled{}, AccountEnabled{},
 		AppRegistered{}, AppUpdated{},
-		IdentityBound{}, IdentityUnbound{}, AttributesBackfilled{}, AccountRegistered{},
+		IdentityBound{}, IdentityUnbound{}, AttributesBackfilled{}, AccountRegistered{}, AccountVerified{},
 		LoginSucceeded{}, LoginFailed{}, LoginPendingBind{}, CodeSpent{},
 		TicketIssued{}, TicketAttemptFailed{}, TicketOTPRequested{},
 		OTPSent{}, OTPFailed{}, OTPVerified{},

@@ -130,6 +130,21 @@ type AccountRegistered struct {
 // EventName implements Event.
 func (AccountRegistered) EventName() string { return "account_registered" }
 
+// AccountVerified: the customer's account API (an app's verify source)
+// vouched for the account; what it answered is recorded here (the profile
+// values it brought are in the account_created/account_updated beside it).
+type AccountVerified struct {
+	AccountID  string   `json:"account_id"`
+	App        string   `json:"app"`
+	ExternalID string   `json:"external_id"`
+	Method     string   `json:"method"` // password or host_uid
+	Roles      []string `json:"roles,omitempty"`
+	Orgs       []string `json:"orgs,omitempty"`
+}
+
+// EventName implements Event.
+func (AccountVerified) EventName() string { return "account_verified" }
+
 // ProvenIdentity is what one login proved about the user: the app, and
 // whichever identifiers the login learned.
 type ProvenIdentity struct {

@@ -154,3 +154,10 @@ func (a *Account) Register(p Profile, ids []events.BoundIdentity, app, method st
 	}
 	return append(out, events.AccountRegistered{AccountID: a.id, App: app, Method: method}), nil
 }
+
+// Verified decides recording what a customer's account API answered for
+// the account; it goes with the Create or Update decided from that answer
+// (so the account may not exist yet in the state it is asked on).
+func (a *Account) Verified(app, externalID, method string, roles, orgs []string) ([]events.Event, error) {
+	return []events.Event{events.AccountVerified{AccountID: a.id, App: app, ExternalID: externalID, Method: method, Roles: roles, Orgs: orgs}}, nil
+}

@@ -3,9 +3,11 @@ package app
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"time"
 
 	"github.com/bindery/bindery/internal/otpsend"
 	"github.com/bindery/bindery/internal/service"
+	"github.com/bindery/bindery/internal/verify"
 	"github.com/bindery/bindery/internal/wechat"
 )
 
@@ -20,7 +22,7 @@ func deriveOTPKey(master []byte) []byte {
 
 // openLogin wires apps, the WeChat client, one-time-code delivery and the
 // login service (after the sessions service exists).
-func (a *App) openLogin(accounts *service.Accounts) (*service.Apps, error) {
+func (a *App) openLogin(accounts *service.Accounts, authz *service.Authz) (*service.Apps, error) {
 	cfg := a.Config
 	store := timedStore{a.Store, a.Metrics}
 	apps := service.NewApps(store, a.Box, a.Apps)
@@ -38,6 +40,7 @@ func (a *App) openLogin(accounts *service.Accounts) (*service.Apps, error) {
 	a.Login = &service.Login{
 		Store: store, Apps: apps, Accounts: accounts, View: a.Accounts, Engine: a.Engine,
 		Sessions: a.Sessions, WeChat: a.WeChat, Sender: sender, OTPKey: a.otpKey, Log: a.Log,
+		Verifier: verify.New(nil, 5*time.Second), Authz: authz,
 	}
 	return apps, nil
 }

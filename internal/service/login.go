@@ -23,6 +23,7 @@ import (
 	"github.com/bindery/bindery/internal/otpsend"
 	"github.com/bindery/bindery/internal/password"
 	"github.com/bindery/bindery/internal/tokens"
+	"github.com/bindery/bindery/internal/verify"
 	"github.com/bindery/bindery/internal/wechat"
 	"github.com/bindery/bindery/projections"
 )
@@ -61,6 +62,10 @@ type Login struct {
 	Sessions *Sessions
 	WeChat   *wechat.Client
 	Sender   OTPSender
+	// Verifier calls the customer's account API of verify-mode apps;
+	// Authz applies the roles and orgs it answers.
+	Verifier *verify.Client
+	Authz    *Authz
 	// OTPKey keys the HMAC that one-time codes are stored as (derived from
 	// the master key, so that a reader of the events cannot try all
 	// million codes).
@@ -346,6 +351,20 @@ func (l *Login) resolve(ctx context.Context, meta events.Meta, a projections.App
 		}
 	}
 	now := l.Now()
+	rule := ""
+	if idx >= 0 {
+		rule = cands[idx].Rule
+	}
+	var pos events.Position
+	if accID == "" && a.Kind == events.AppKindHost && verifying(a) {
+		// Nobody matched: the customer's account API may know the user.
+		vid, vpos, err := l.verifyHostUser(ctx, meta, a, p.HostUID)
+		if err != nil {
+			l.fail(ctx, meta, attempts, events.LoginFailed{App: a.ID, Method: method, Reason: codeOf(err)})
+			return Outcome{}, events.Position{}, err
+		}
+		accID, rule, pos = vid, "verify", vpos
+	}
 	if accID == "" {
 		if phoneLogin && a.OnNoMatch != "register" {
 			l.fail(ctx, meta, attempts, events.LoginFailed{App: a.ID, Method: method, Reason: login.ErrAccountNotFound.Code})
@@ -353,9 +372,11 @@ func (l *Login) resolve(ctx context.Context, meta events.Meta, a projections.App
 		}
 		return l.pending(ctx, meta, a, p, method, attempts, now)
 	}
-	var pos events.Position
 	if idx > 0 {
 		f := login.BackfillFor(p, cands, idx)
+		if _, _, err := l.Accounts.Repo.Refresh(ctx, accID); err != nil {
+			return Outcome{}, events.Position{}, err
+		}
 		bp, _, err := l.Accounts.Repo.Update(ctx, accID, meta, func(acc *account.Account) (events.Decision, error) {
 			evs, err := acc.Backfill(f)
 			return events.Decision{Events: evs}, err
@@ -384,7 +405,7 @@ func (l *Login) resolve(ctx context.Context, meta events.Meta, a projections.App
 	if err != nil {
 		return Outcome{}, events.Position{}, err
 	}
-	ev := events.LoginSucceeded{App: a.ID, AccountID: accID, Method: method, Rule: cands[idx].Rule, SessionID: change.Aggregate.ID}
+	ev := events.LoginSucceeded{App: a.ID, AccountID: accID, Method: method, Rule: rule, SessionID: change.Aggregate.ID}
 	recs, err := l.Store.Append(ctx, meta, append(attemptChanges(attempts, a.ID, method, ev), change)...)
 	if errors.Is(err, events.ErrConflict) {
 		return Outcome{}, events.Position{}, login.ErrCodeUsed
@@ -582,6 +603,13 @@ func (l *Login) BindPassword(ctx context.Context, meta events.Meta, rawTicket, u
 		return Outcome{}, events.Position{}, err
 	}
 	app := t.Identity().App
+	a, err := l.Apps.Get(ctx, app)
+	if err != nil {
+		return Outcome{}, events.Position{}, err
+	}
+	if verifying(a) {
+		return l.bindVerified(ctx, meta, id, t, a, username, pw)
+	}
 	user, uerr := account.NormalizeUsername(username)
 	if uerr != nil || user == "" || pw == "" || len(pw) > password.MaxLength {
 		l.ticketFail(ctx, meta, id, login.MethodBindPassword, "invalid_credentials")
@@ -594,8 +622,7 @@ func (l *Login) BindPassword(ctx context.Context, meta events.Meta, rawTicket, u
 	var sealed string
 	if accID != "" {
 		// Fresh: the password may have changed on another replica.
-		l.Accounts.Repo.Forget(accID)
-		st, _, err := l.Accounts.Repo.Get(ctx, accID)
+		st, _, err := l.Accounts.Repo.Refresh(ctx, accID)
 		if err != nil {
 			return Outcome{}, events.Position{}, err
 		}
@@ -626,8 +653,7 @@ func (l *Login) BindPassword(ctx context.Context, meta events.Meta, rawTicket, u
 		l.ticketFail(ctx, meta, id, login.MethodBindPassword, "wrong_password")
 		return Outcome{}, events.Position{}, login.ErrBadCredentials
 	}
-	kind := l.appKind(ctx, app)
-	return l.bindAndFinish(ctx, meta, id, t, accID, login.MethodBindPassword, amr(kind, "pwd"))
+	return l.bindAndFinish(ctx, meta, id, t, accID, login.MethodBindPassword, amr(a.Kind, "pwd"))
 }
 
 func (l *Login) passwordMatches(pw, sealed string) bool {
@@ -737,6 +763,11 @@ func (l *Login) register(ctx context.Context, meta events.Meta, id string, t *lo
 // atomically: a race to bind one identity to two accounts has one winner),
 // then spends the ticket and starts a session.
 func (l *Login) bindAndFinish(ctx context.Context, meta events.Meta, id string, t *login.Ticket, accID, method string, amr []string) (Outcome, events.Position, error) {
+	// "Bound already" appends nothing, so it must not rest on a cache
+	// that another replica's unbind outdated.
+	if _, _, err := l.Accounts.Repo.Refresh(ctx, accID); err != nil {
+		return Outcome{}, events.Position{}, err
+	}
 	pos, _, err := l.Accounts.Repo.Update(ctx, accID, meta, func(a *account.Account) (events.Decision, error) {
 		evs, err := a.Bind(login.Identities(t.Identity()), method)
 		return events.Decision{Events: evs}, err
