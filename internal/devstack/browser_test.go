@@ -45,23 +45,12 @@ func findChromium(t *testing.T) string {
 // (git-ignored), or a temp dir when that is not writable.
 func artifactDir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err == nil {
-		for d := dir; ; d = filepath.Dir(d) {
-			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-				a := filepath.Join(d, "artifacts")
-				if os.MkdirAll(a, 0o755) == nil {
-					if f, err := os.CreateTemp(a, ".probe"); err == nil {
-						f.Close()
-						os.Remove(f.Name())
-						return a
-					}
-				}
-				break
-			}
-			if filepath.Dir(d) == d {
-				break
-			}
+	a := filepath.Join(repoRoot(t), "artifacts")
+	if os.MkdirAll(a, 0o755) == nil {
+		if f, err := os.CreateTemp(a, ".probe"); err == nil {
+			f.Close()
+			os.Remove(f.Name())
+			return a
 		}
 	}
 	return t.TempDir()

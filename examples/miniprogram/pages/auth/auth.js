@@ -1,0 +1,3 @@
+const { authPage } = require('../../lib/pages');
+
+Page(authPage({ wx, services: getApp().services }));

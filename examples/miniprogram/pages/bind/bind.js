@@ -1,0 +1,3 @@
+const { bindPage } = require('../../lib/pages');
+
+Page(bindPage({ wx, services: getApp().services }));

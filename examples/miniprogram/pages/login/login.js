@@ -1,0 +1,3 @@
+const { loginPage } = require('../../lib/pages');
+
+Page(loginPage({ wx, services: getApp().services }));
