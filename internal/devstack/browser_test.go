@@ -167,7 +167,7 @@ func TestDemoInBrowser(t *testing.T) {
 
 	// The PC asks for a QR login and shows the code.
 	step(pc, "open /demo/pc", 20*time.Second,
-		chromedp.EmulateViewport(1200, 820),
+		chromedp.EmulateViewport(1200, 900),
 		chromedp.Navigate(st.URL+"/demo/pc"),
 	)
 	wait(pc, "QR image shown", `(() => { const i = document.getElementById('qr-img'); return i.complete && i.naturalWidth > 0 && document.getElementById('qr-wrap').dataset.state === 'PENDING'; })()`)
@@ -180,7 +180,7 @@ func TestDemoInBrowser(t *testing.T) {
 
 	// The phone: a new simulated WeChat user logs in and registers.
 	step(phone, "open /demo/phone", 20*time.Second,
-		chromedp.EmulateViewport(420, 1100),
+		chromedp.EmulateViewport(420, 900),
 		chromedp.Navigate(st.URL+"/demo/phone"),
 		chromedp.WaitVisible(chromedp.CSS("#create-user")),
 		chromedp.SendKeys(chromedp.CSS("#nickname"), "Ada"),
@@ -220,8 +220,16 @@ func TestDemoInBrowser(t *testing.T) {
 	if who := text(pc, "#scanned-by"); who != "Ada Lovelace" {
 		t.Fatalf("PC shows scanned by %q", who)
 	}
-	shots["phone-confirm"] = shot(t, phone, out, "demo-phone-confirm")
-	shots["pc-scanned"] = shot(t, pc, out, "demo-pc-scanned")
+	shot(t, phone, out, "demo-phone-confirm")
+	shot(t, pc, out, "demo-pc-scanned")
+	// For the side-by-side picture: what each screen shows at this moment,
+	// the phone scrolled to its confirm card.
+	step(phone, "scroll to the confirm card", 10*time.Second, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Evaluate[chromedp.Void](`document.getElementById('requester').scrollIntoView({block: 'end'})`)(ctx, tg)
+		return err
+	}))
+	shots["phone-confirm"] = view(t, phone)
+	shots["pc-scanned"] = view(t, pc)
 
 	// Confirm: the PC is logged in as the phone's account.
 	step(phone, "confirm", 20*time.Second,
@@ -263,6 +271,18 @@ func shot(t *testing.T, ctx context.Context, dir, name string) []byte {
 		return buf
 	}
 	t.Logf("screenshot: %s", p)
+	return buf
+}
+
+// view is a PNG of what the tab's viewport shows.
+func view(t *testing.T, ctx context.Context) []byte {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	buf, err := chromedp.Run(sctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
 	return buf
 }
 
