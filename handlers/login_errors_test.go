@@ -11,6 +11,7 @@ import (
 	"github.com/bindery/bindery/domain/login"
 	"github.com/bindery/bindery/events"
 	"github.com/bindery/bindery/internal/service"
+	"github.com/bindery/bindery/internal/testenv"
 )
 
 // Each error path of login and binding answers its documented problem.
@@ -240,4 +241,25 @@ func atoi(s string) int {
 		n = n*10 + int(c-'0')
 	}
 	return n
+}
+
+// The public login and bind endpoints carry the per-IP limit.
+func TestLoginPerIPLimit(t *testing.T) {
+	env := testenv.Start(t, "", map[string]string{"BINDERY_RATE_LIMIT": "1"})
+	limited := 0
+	for i := 0; i < 6; i++ {
+		r := env.Do("POST", "/v1/apps/nope/login/code", map[string]any{"code": "x"})
+		if r.Status == http.StatusTooManyRequests {
+			limited++
+			if r.Header.Get("Retry-After") == "" || r.Map(t)["code"] != "rate_limited" {
+				t.Fatalf("429 without Retry-After or code: %v %s", r.Header, r.Body)
+			}
+		}
+	}
+	if limited == 0 {
+		t.Fatal("no request was limited")
+	}
+	if r := env.Do("POST", "/v1/bind/password", map[string]any{"bind_ticket": "x", "username": "u", "password": "p"}); r.Status != http.StatusTooManyRequests {
+		t.Fatalf("bind after the burst: %d", r.Status)
+	}
 }
