@@ -10,7 +10,7 @@ if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
-  echo "test-deps: missing ${need[*]} (install them, or run as root); browser/node tests will be skipped" >&2
+  echo "test-deps: missing ${need[*]} (install them, or run as root); the browser/node tests skip, or fail when CI is set" >&2
   exit 0
 fi
 echo "test-deps: installing ${need[*]}"
