@@ -17,6 +17,7 @@ import (
 
 	"github.com/bindery/bindery/domain"
 	"github.com/bindery/bindery/domain/account"
+	"github.com/bindery/bindery/domain/app"
 	"github.com/bindery/bindery/domain/login"
 	"github.com/bindery/bindery/events"
 	"github.com/bindery/bindery/internal/hostcode"
@@ -366,7 +367,7 @@ func (l *Login) resolve(ctx context.Context, meta events.Meta, a projections.App
 		accID, rule, pos = vid, "verify", vpos
 	}
 	if accID == "" {
-		if phoneLogin && a.OnNoMatch != "register" {
+		if phoneLogin && a.OnNoMatch != app.OnNoMatchRegister {
 			l.fail(ctx, meta, attempts, events.LoginFailed{App: a.ID, Method: method, Reason: login.ErrAccountNotFound.Code})
 			return Outcome{}, events.Position{}, login.ErrAccountNotFound
 		}
@@ -423,7 +424,7 @@ func (l *Login) pending(ctx context.Context, meta events.Meta, a projections.App
 	if a.Kind == events.AppKindWeChat {
 		methods = append([]string{"phone"}, methods...)
 	}
-	if a.OnNoMatch == "register" {
+	if a.OnNoMatch == app.OnNoMatchRegister {
 		status = login.StatusUserRegister
 		methods = append(methods, "register")
 	}
@@ -602,8 +603,8 @@ func (l *Login) BindPassword(ctx context.Context, meta events.Meta, rawTicket, u
 	if err != nil {
 		return Outcome{}, events.Position{}, err
 	}
-	app := t.Identity().App
-	a, err := l.Apps.Get(ctx, app)
+	appID := t.Identity().App
+	a, err := l.Apps.Get(ctx, appID)
 	if err != nil {
 		return Outcome{}, events.Position{}, err
 	}
@@ -644,7 +645,7 @@ func (l *Login) BindPassword(ctx context.Context, meta events.Meta, rawTicket, u
 		if ok {
 			return events.Decision{}, nil
 		}
-		return events.Decision{Events: g.Fail(app, accID, login.MethodBindPassword)}, nil
+		return events.Decision{Events: g.Fail(appID, accID, login.MethodBindPassword)}, nil
 	})
 	if err != nil {
 		return Outcome{}, events.Position{}, translate(err)
@@ -889,7 +890,7 @@ func (l *Login) SendOTP(ctx context.Context, meta events.Meta, rawTicket, channe
 	toHash := contactHash(channel, to)
 	code := newOTP()
 	codeHash := l.otpHash(id, toHash, code)
-	var app string
+	var appID string
 	pos, err := l.transact(ctx, meta, []events.Aggregate{ticketAgg(id), {Type: OTPAggregate, ID: toHash}}, func(ls []loaded) ([]events.Change, error) {
 		t, o := login.NewTicket(id), login.NewOTP(toHash)
 		ls[0].fold(t)
@@ -899,8 +900,8 @@ func (l *Login) SendOTP(ctx context.Context, meta events.Meta, rawTicket, channe
 		if err != nil {
 			return nil, err
 		}
-		app = t.Identity().App
-		oevs, err := o.Send(events.OTPSent{App: app, Channel: channel, To: mask(channel, to), Ticket: id, CodeHash: codeHash}, now)
+		appID = t.Identity().App
+		oevs, err := o.Send(events.OTPSent{App: appID, Channel: channel, To: mask(channel, to), Ticket: id, CodeHash: codeHash}, now)
 		if err != nil {
 			return nil, err
 		}
@@ -910,8 +911,8 @@ func (l *Login) SendOTP(ctx context.Context, meta events.Meta, rawTicket, channe
 		return 0, events.Position{}, err
 	}
 	ttl := int(login.OTPTTL.Seconds())
-	if err := l.Sender.Send(ctx, otpsend.Message{Channel: channel, To: to, Code: code, App: app, ExpiresIn: ttl}); err != nil {
-		l.Log.Warn("one-time code not delivered", "app", app, "channel", channel, "err", err)
+	if err := l.Sender.Send(ctx, otpsend.Message{Channel: channel, To: to, Code: code, App: appID, ExpiresIn: ttl}); err != nil {
+		l.Log.Warn("one-time code not delivered", "app", appID, "channel", channel, "err", err)
 		return 0, pos, login.ErrUpstreamDown
 	}
 	return ttl, pos, nil
