@@ -21,7 +21,8 @@ func main() {
 	if len(args) > 0 && (args[0] == "serve" || args[0] == "dev") {
 		mode, args = args[0], args[1:]
 	} else if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
-		fmt.Print("usage: bindery [serve|dev] [flags]\n\nsettings (flag, environment variable):\n" + config.Usage())
+		fmt.Print("usage: bindery [serve|dev] [flags]\n\nsettings (flag, environment variable):\n" + config.Usage() +
+			"\nbindery dev also runs the WeChat simulator on WXSIM_ADDR (default 127.0.0.1:8081).\n")
 		return
 	}
 	if err := run(mode, args); err != nil {
