@@ -105,7 +105,17 @@ func (e *Engine) Start(ctx context.Context) error {
 			return err
 		}
 		created[i] = info.Created
-		e.target[i] = info.State.LastSeq
+		// Caught up means: the last *event* applied. Claims and seals come
+		// after it in the stream but are not for the views.
+		last, err := st.GetLastMsgForSubject(ctx, events.SubjectPrefix+">")
+		switch {
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			e.target[i] = 0
+		case err != nil:
+			return fmt.Errorf("projections: stream %s: %w", kind, err)
+		default:
+			e.target[i] = last.Sequence
+		}
 		// The stream may end in uniqueness claims, which the views never
 		// see: catching up means reaching the last event, else /readyz
 		// would wait for the next event after a restart.

@@ -157,3 +157,33 @@ func testenvEventually(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A stream whose last message is a uniqueness claim (not an event) still
+// counts as caught up once the last event is applied, also after a restart
+// from a snapshot.
+func TestEngineReadyWhenClaimsTrail(t *testing.T) {
+	ns := natstest.Server(t, "")
+	s, _ := openStore(t, ns.ClientURL())
+	id := uuid.NewString()
+	if _, err := s.Append(context.Background(), events.Meta{Time: time.Now()}, events.Change{
+		Aggregate: events.Aggregate{Type: "account", ID: id},
+		Events:    []events.Event{events.AccountCreated{AccountID: id, Username: "trailing-claim"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	snap := filepath.Join(t.TempDir(), "snap.json")
+	for round := 0; round < 2; round++ {
+		a := projections.NewAccounts()
+		e := projections.New(s.JetStream(), events.Catalogue(), projections.Options{SnapshotPath: snap, SnapshotEvery: time.Hour}, a)
+		if err := e.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		testenvEventually(t, e.Ready)
+		if a.Count() != 1 {
+			t.Fatalf("round %d: %d accounts", round, a.Count())
+		}
+		if err := e.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
