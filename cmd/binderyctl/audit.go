@@ -276,9 +276,9 @@ func replayWith(ctx context.Context, c *cli, args []string, newViews func() []pr
 		return c.fail("%v", err)
 	}
 	defer nc.Close()
-	prog := newProgress(c.stderr, "replayed")
+	prog := newProgress(c.stderr, "replayed (stream positions)")
 	rb := &audit.Rebuild{JS: js, Registry: events.Catalogue(), Views: newViews(),
-		Progress: func(p events.Position) { prog.update("events", p.History+p.AuthLog, 0) }}
+		Progress: func(stream string, seq uint64) { prog.update(stream, seq, 0) }}
 	start := time.Now()
 	rep, err := audit.Replay(ctx, rb, liveAPI{a})
 	prog.finish()

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bindery/bindery/domain"
@@ -305,15 +306,22 @@ func positionOf(srcs []*source) events.Position {
 }
 
 // subjects are the consumer filters of the query on a stream whose
-// subjects are streamSubjects, or nil when nothing there can match.
+// subjects are streamSubjects: nil when nothing there can match, empty when
+// the whole stream is read (and filtered here: a server-side filter that
+// keeps most messages slows delivery several times, one that names an
+// aggregate or an event name skips most of the stream).
 func (f Filter) subjects(streamSubjects []string) []string {
+	subj := events.SubjectPrefix + orStar(f.AggregateType) + "." + orStar(f.AggregateID) + "." + orStar(f.Event)
 	if f.Account != "" && f.AggregateType == "" {
 		// The account's own aggregate is in the history; events naming it
-		// can be anywhere, so every event subject is read.
-		return overlapping(events.SubjectPrefix+"*.*."+orStar(f.Event), streamSubjects)
+		// can be anywhere.
+		subj = events.SubjectPrefix + "*.*." + orStar(f.Event)
 	}
-	subj := events.SubjectPrefix + orStar(f.AggregateType) + "." + orStar(f.AggregateID) + "." + orStar(f.Event)
-	return overlapping(subj, streamSubjects)
+	out := overlapping(subj, streamSubjects)
+	if out != nil && f.AggregateID == "" && f.Event == "" {
+		return []string{}
+	}
+	return out
 }
 
 func orStar(s string) string {
@@ -338,8 +346,11 @@ func overlapping(subj string, streamSubjects []string) []string {
 }
 
 // match decides whether the message is in the result.
-func (f Filter) match(kind string, seq uint64, msg jetstream.Msg) (Item, bool) {
-	it := Item{Stream: kind, Sequence: seq, Subject: msg.Subject(), Raw: msg.Data()}
+func (f Filter) match(kind string, seq uint64, msg *nats.Msg) (Item, bool) {
+	it := Item{Stream: kind, Sequence: seq, Subject: msg.Subject, Raw: msg.Data}
+	if !strings.HasPrefix(it.Subject, events.SubjectPrefix) {
+		return it, false // claims and checkpoints are not events
+	}
 	env, ok := readEnvelope(it.Raw)
 	if !ok {
 		// Undecodable bytes are still part of the history: an unfiltered

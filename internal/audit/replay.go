@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
+	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -21,8 +23,9 @@ type Rebuild struct {
 	JS       jetstream.JetStream
 	Registry *events.Registry
 	Views    []projections.Projection
-	// Progress, when set, is called now and then with the position reached.
-	Progress func(events.Position)
+	// Progress, when set, is called now and then with how far a stream is
+	// (from two goroutines at once).
+	Progress func(stream string, seq uint64)
 
 	pos     events.Position
 	applied int
@@ -34,54 +37,87 @@ func (r *Rebuild) Position() events.Position { return r.pos }
 // Applied counts the events applied so far.
 func (r *Rebuild) Applied() int { return r.applied }
 
-// AdvanceTo applies every event up to target (stream by stream).
+// AdvanceTo applies every event up to target. The two streams are read at
+// once (as the engine does: a view guards its own state), and each is
+// decoded in one goroutine and applied in another.
 func (r *Rebuild) AdvanceTo(ctx context.Context, target events.Position) error {
-	for _, kind := range []string{events.StreamHistory, events.StreamAuthLog} {
-		from, to := r.pos.History, target.History
-		if kind == events.StreamAuthLog {
-			from, to = r.pos.AuthLog, target.AuthLog
-		}
-		if to <= from {
+	kinds := []string{events.StreamHistory, events.StreamAuthLog}
+	froms := []uint64{r.pos.History, r.pos.AuthLog}
+	tos := []uint64{target.History, target.AuthLog}
+	errs := make([]error, 2)
+	counts := make([]int, 2)
+	var wg sync.WaitGroup
+	for i := range kinds {
+		if tos[i] <= froms[i] {
 			continue
 		}
-		cur, err := openCursor(ctx, r.JS, bjs.StreamName(kind), []string{events.SubjectPrefix + ">"}, from, to)
-		if err != nil {
-			return err
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			counts[i], errs[i] = r.advance(ctx, kinds[i], froms[i], tos[i])
+		}()
+	}
+	wg.Wait()
+	r.applied += counts[0] + counts[1]
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	r.pos = r.pos.Max(target)
+	return nil
+}
+
+func (r *Rebuild) advance(ctx context.Context, kind string, from, to uint64) (int, error) {
+	cur, err := openCursor(ctx, r.JS, bjs.StreamName(kind), []string{events.SubjectPrefix + ">"}, from, to)
+	if err != nil {
+		return 0, err
+	}
+	defer cur.close()
+	batches := make(chan []events.Record, 8)
+	var readErr error
+	go func() {
+		defer close(batches)
+		const size = 256
+		batch := make([]events.Record, 0, size)
 		for {
 			msg, seq, err := cur.next()
 			if err != nil {
-				cur.close()
-				return err
+				readErr = err
+				return
+			}
+			if msg != nil {
+				if rec, err := events.DecodeRecord(r.Registry, kind, seq, msg.Subject, msg.Data); err == nil {
+					batch = append(batch, rec)
+				}
+			}
+			if len(batch) == size || (msg == nil && len(batch) > 0) {
+				select {
+				case batches <- batch:
+				case <-ctx.Done():
+					return
+				}
+				batch = make([]events.Record, 0, size)
 			}
 			if msg == nil {
-				break
-			}
-			rec, err := events.DecodeRecord(r.Registry, kind, seq, msg.Subject(), msg.Data())
-			if err == nil {
-				for _, v := range r.Views {
-					v.Apply(rec)
-				}
-				r.applied++
-			}
-			if r.Progress != nil && r.applied%8192 == 0 {
-				p := r.pos
-				if kind == events.StreamAuthLog {
-					p.AuthLog = seq
-				} else {
-					p.History = seq
-				}
-				r.Progress(p)
+				return
 			}
 		}
-		cur.close()
-		if kind == events.StreamAuthLog {
-			r.pos.AuthLog = to
-		} else {
-			r.pos.History = to
+	}()
+	n := 0
+	for batch := range batches {
+		for _, rec := range batch {
+			for _, v := range r.Views {
+				v.Apply(rec)
+			}
+		}
+		n += len(batch)
+		if r.Progress != nil {
+			r.Progress(kind, batch[len(batch)-1].Sequence)
 		}
 	}
-	return nil
+	if readErr == nil {
+		readErr = ctx.Err()
+	}
+	return n, readErr
 }
 
 // Head is the streams' last sequences now.

@@ -8,76 +8,73 @@ package audit
 import (
 	"context"
 	"fmt"
-	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // cursor reads one stream in sequence order over a snapshot range
-// (after, end], through an ephemeral pull consumer that acks nothing. It
-// buffers at most a pull batch, so a scan of any length runs in constant
-// memory.
+// (after, end], through an ordered push consumer (flow-controlled, so the
+// client buffers a bounded window however long the range is; it is the
+// fastest way JetStream hands out a stream in order).
 type cursor struct {
 	stream    string
-	cons      jetstream.Consumer
-	js        jetstream.JetStream
-	it        jetstream.MessagesContext
+	sub       *nats.Subscription
 	ctx       context.Context
 	end       uint64
 	last      uint64 // sequence of the last message returned (or the start)
 	exhausted bool   // nothing after last up to end
 }
 
-// batch is how many messages a cursor keeps in flight: large enough to
-// hide round trips, small enough that memory stays flat.
-const batch = 1024
-
 // openCursor starts reading stream (a JetStream name) after sequence after,
 // up to end inclusive, keeping only messages matching filters (all when
 // empty).
 func openCursor(ctx context.Context, js jetstream.JetStream, stream string, filters []string, after, end uint64) (*cursor, error) {
-	c := &cursor{stream: stream, js: js, ctx: ctx, end: end, last: after}
+	c := &cursor{stream: stream, ctx: ctx, end: end, last: after}
 	if end <= after {
 		c.exhausted = true
 		return c, nil
 	}
-	cfg := jetstream.ConsumerConfig{
-		AckPolicy:         jetstream.AckNonePolicy,
-		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:       after + 1,
-		FilterSubjects:    filters,
-		InactiveThreshold: time.Minute,
-		MemoryStorage:     true,
+	legacy, err := js.Conn().JetStream()
+	if err != nil {
+		return nil, err
 	}
+	opts := []nats.SubOpt{nats.BindStream(stream), nats.OrderedConsumer(), nats.StartSequence(after + 1)}
 	if after == 0 {
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverAllPolicy, 0
+		opts[2] = nats.DeliverAll()
 	}
-	if len(filters) == 1 {
-		cfg.FilterSubject, cfg.FilterSubjects = filters[0], nil
+	subject := ""
+	switch len(filters) {
+	case 0:
+	case 1:
+		subject = filters[0]
+	default:
+		opts = append(opts, nats.ConsumerFilterSubjects(filters...))
 	}
-	cons, err := js.CreateConsumer(ctx, stream, cfg)
+	sub, err := legacy.SubscribeSync(subject, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("audit: read %s: %w", stream, err)
 	}
-	c.cons = cons
-	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
-		c.exhausted = true
-		c.close()
-		return c, nil
-	}
-	if c.it, err = cons.Messages(jetstream.PullMaxMessages(batch)); err != nil {
-		c.close()
+	// A filter may match nothing: then no message will ever come. (What
+	// was delivered already no longer counts as pending.)
+	info, err := sub.ConsumerInfo()
+	if err != nil {
+		_ = sub.Unsubscribe()
 		return nil, fmt.Errorf("audit: read %s: %w", stream, err)
+	}
+	c.sub = sub
+	if info.NumPending == 0 && info.Delivered.Consumer == 0 {
+		c.finish()
 	}
 	return c, nil
 }
 
 // next returns the next message in range, or nil when the range is done.
-func (c *cursor) next() (jetstream.Msg, uint64, error) {
+func (c *cursor) next() (*nats.Msg, uint64, error) {
 	if c.exhausted {
 		return nil, 0, nil
 	}
-	msg, err := c.it.Next(jetstream.NextContext(c.ctx))
+	msg, err := c.sub.NextMsgWithContext(c.ctx)
 	if err != nil {
 		if ce := c.ctx.Err(); ce != nil {
 			err = ce
@@ -121,18 +118,11 @@ func (c *cursor) finish() {
 	c.close()
 }
 
-// close stops the pull and removes the consumer (the inactivity threshold
-// removes it too, should this fail).
+// close stops the consumer (an ordered consumer is ephemeral: the server
+// removes it).
 func (c *cursor) close() {
-	if c.it != nil {
-		c.it.Stop()
-		c.it = nil
-	}
-	if c.cons != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		name := c.cons.CachedInfo().Name
-		_ = c.js.DeleteConsumer(ctx, c.stream, name)
-		cancel()
-		c.cons = nil
+	if c.sub != nil {
+		_ = c.sub.Unsubscribe()
+		c.sub = nil
 	}
 }

@@ -165,11 +165,11 @@ func (s *Sealer) sealStream(ctx context.Context, kind string) ([]Sealed, error) 
 				}
 			}
 			ck.ToSeq = seq
-			if msg.Subject() == seal {
+			if msg.Subject == seal {
 				ck.Skip = append(ck.Skip, seq)
 				continue
 			}
-			d.add(seq, LeafHash(msg.Subject(), sha256.Sum256(msg.Data())))
+			d.add(seq, LeafHash(msg.Subject, sha256.Sum256(msg.Data)))
 		}
 		if d.count == 0 {
 			return out, nil // only checkpoints since the last one

@@ -185,7 +185,7 @@ func (c *streamCheck) run(ctx context.Context, js jetstream.JetStream) error {
 		if msg == nil {
 			break
 		}
-		c.message(seq, msg.Subject(), msg.Data())
+		c.message(seq, msg.Subject, msg.Data)
 		if n++; c.progress != nil && n%8192 == 0 {
 			c.progress(c.kind, seq-c.rep.FirstSeq+1, total)
 		}
