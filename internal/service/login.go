@@ -407,14 +407,23 @@ func (l *Login) resolve(ctx context.Context, meta events.Meta, a projections.App
 		return Outcome{}, events.Position{}, err
 	}
 	ev := events.LoginSucceeded{App: a.ID, AccountID: accID, Method: method, Rule: rule, SessionID: change.Aggregate.ID}
-	recs, err := l.Store.Append(ctx, meta, append(attemptChanges(attempts, a.ID, method, ev), change)...)
+	// Two appends, not one: a multi-message append is a JetStream atomic
+	// batch, which an R1 file stream stages on disk (~5 ms), and a
+	// returning user's login is the hot path. The attempt goes first and
+	// spends the code; a crash before the session is stored leaves a login
+	// without a session, and no token was handed out.
+	recs, err := l.Store.Append(ctx, meta, attemptChanges(attempts, a.ID, method, ev)...)
 	if errors.Is(err, events.ErrConflict) {
 		return Outcome{}, events.Position{}, login.ErrCodeUsed
 	}
 	if err != nil {
 		return Outcome{}, events.Position{}, err
 	}
-	return okOutcome(issued), pos.Max(events.PositionOf(recs)), nil
+	srecs, err := l.Store.Append(ctx, meta, change)
+	if err != nil {
+		return Outcome{}, events.Position{}, err
+	}
+	return okOutcome(issued), pos.Max(events.PositionOf(recs)).Max(events.PositionOf(srecs)), nil
 }
 
 // pending issues a bind ticket for an identity no account has.
@@ -429,18 +438,24 @@ func (l *Login) pending(ctx context.Context, meta events.Meta, a projections.App
 		methods = append(methods, "register")
 	}
 	raw, hash := tokens.NewSessionToken(TicketPrefix)
-	changes := attemptChanges(attempts, a.ID, method, events.LoginPendingBind{App: a.ID, Method: method, Status: status, Ticket: hash})
-	changes = append(changes, events.Change{
-		Aggregate: events.Aggregate{Type: TicketAggregate, ID: hash},
-		Events:    login.NewTicket(hash).Issue(status, p, now),
-	})
-	recs, err := l.Store.Append(ctx, meta, changes...)
+	// The attempt (spending the code) first, then the ticket, as two
+	// single-message appends (see resolve): a crash between them leaves a
+	// spent code and no ticket, and the raw ticket was never handed out.
+	recs, err := l.Store.Append(ctx, meta, attemptChanges(attempts, a.ID, method, events.LoginPendingBind{App: a.ID, Method: method, Status: status, Ticket: hash})...)
 	if errors.Is(err, events.ErrConflict) {
 		return Outcome{}, events.Position{}, login.ErrCodeUsed
 	}
 	if err != nil {
 		return Outcome{}, events.Position{}, err
 	}
+	trecs, err := l.Store.Append(ctx, meta, events.Change{
+		Aggregate: events.Aggregate{Type: TicketAggregate, ID: hash},
+		Events:    login.NewTicket(hash).Issue(status, p, now),
+	})
+	if err != nil {
+		return Outcome{}, events.Position{}, err
+	}
+	recs = append(recs, trecs...)
 	return Outcome{Status: status, BindTicket: raw, BindMethods: methods, ExpiresIn: int(login.TicketTTL.Seconds())}, events.PositionOf(recs), nil
 }
 
