@@ -113,73 +113,123 @@ func (p *pageErrors) list() []string {
 	return append([]string(nil), p.msgs...)
 }
 
+// driver runs browser steps for a test: every failure names the step,
+// saves a screenshot and lists what the pages logged as errors.
+type driver struct {
+	t    *testing.T
+	out  string
+	errs pageErrors
+}
+
+// newBrowser starts a headless Chromium with a fresh profile and returns
+// its first tab; the browser ends with the test.
+func (d *driver) newBrowser(name string) context.Context {
+	t := d.t
+	t.Helper()
+	exe := findChromium(t)
+	root, cancelRoot := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancelRoot)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(root, browserOptions(exe, t.TempDir())...)
+	t.Cleanup(cancelAlloc)
+	tab, cancelTab := chromedp.NewContext(alloc)
+	t.Cleanup(cancelTab)
+	// The first run starts the browser; it lives as long as tab.
+	if err := chromedp.Do(tab); err != nil {
+		t.Fatalf("starting %s: %v", exe, err)
+	}
+	d.errs.watch(t, tab, name)
+	return tab
+}
+
+// newTab opens another tab in the browser of ctx.
+func (d *driver) newTab(ctx context.Context, name string) context.Context {
+	tab, cancel := chromedp.NewContext(ctx)
+	d.t.Cleanup(cancel)
+	d.errs.watch(d.t, tab, name)
+	return tab
+}
+
+func (d *driver) step(ctx context.Context, what string, timeout time.Duration, actions ...chromedp.Action[chromedp.Void]) {
+	d.t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := chromedp.Do(sctx, actions...); err != nil {
+		shot(d.t, ctx, d.out, "failed-"+strings.ReplaceAll(what, " ", "-"))
+		d.t.Fatalf("%s: %v (page errors: %v)", what, err, d.errs.list())
+	}
+}
+
+func (d *driver) text(ctx context.Context, sel string) string {
+	d.t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(sctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		d.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return strings.TrimSpace(s)
+}
+
+// wait polls a JavaScript condition in the page until it holds.
+func (d *driver) wait(ctx context.Context, what, js string, timeout time.Duration) {
+	d.t.Helper()
+	d.step(ctx, what, timeout, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Poll[chromedp.Void](js, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(timeout))(ctx, tg)
+		return err
+	}))
+}
+
+// noPageErrors fails the test if a page threw or logged an error.
+func (d *driver) noPageErrors() {
+	d.t.Helper()
+	if e := d.errs.list(); len(e) > 0 {
+		d.t.Fatalf("the pages logged errors: %v", e)
+	}
+}
+
+var qrIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{22}$`)
+
+// pendingQR waits until /demo/pc shows a loaded QR code waiting for a
+// scan, and returns its id.
+func (d *driver) pendingQR(pc context.Context, not string) string {
+	d.t.Helper()
+	d.wait(pc, "QR code shown", `(() => { const i = document.getElementById('qr-img'); return i.complete && i.naturalWidth > 0 && document.getElementById('qr-wrap').dataset.state === 'PENDING' && document.getElementById('qr-id').textContent !== '`+not+`'; })()`, 20*time.Second)
+	id := d.text(pc, "#qr-id")
+	if !qrIDPattern.MatchString(id) || id == not {
+		d.t.Fatalf("PC shows QR id %q", id)
+	}
+	return id
+}
+
 // The whole demo in a real browser: /demo/pc shows a QR code; /demo/phone
 // creates a simulated WeChat user, logs in, registers, scans the PC's code
 // by its URL, is shown who asked, and confirms; /demo/pc then shows the
-// account it is logged in as. Screenshots of both pages are saved.
+// account it is logged in as. Then the PC logs out and gets a new code,
+// which the phone cancels: the PC says so and offers another code.
+// Screenshots of both pages are saved.
 func TestDemoInBrowser(t *testing.T) {
-	exe := findChromium(t)
+	t.Parallel()
+	d := &driver{t: t, out: artifactDir(t)}
+	pc := d.newBrowser("pc")
 	st, _ := startStack(t, "")
-	out := artifactDir(t)
-
-	root, cancelRoot := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancelRoot()
-	alloc, cancelAlloc := chromedp.NewExecAllocator(root, browserOptions(exe, t.TempDir())...)
-	defer cancelAlloc()
-	pc, cancelPC := chromedp.NewContext(alloc)
-	defer cancelPC()
-	// The first run starts the browser; it lives as long as pc.
-	if err := chromedp.Do(pc); err != nil {
-		t.Fatalf("starting %s: %v", exe, err)
-	}
-	phone, cancelPhone := chromedp.NewContext(pc) // a second tab
-	defer cancelPhone()
-	var errs pageErrors
-	errs.watch(t, pc, "pc")
-	errs.watch(t, phone, "phone")
-
-	step := func(ctx context.Context, what string, d time.Duration, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			shot(t, ctx, out, "failed-"+strings.ReplaceAll(what, " ", "-"))
-			t.Fatalf("%s: %v (page errors: %v)", what, err, errs.list())
-		}
-	}
-	text := func(ctx context.Context, sel string) string {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		s, err := chromedp.Run(sctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return strings.TrimSpace(s)
-	}
-	wait := func(ctx context.Context, what, js string) {
-		t.Helper()
-		step(ctx, what, 20*time.Second, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := chromedp.Poll[chromedp.Void](js, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second))(ctx, tg)
-			return err
-		}))
-	}
+	phone := d.newTab(pc, "phone")
+	out := d.out
 
 	// The PC asks for a QR login and shows the code.
-	step(pc, "open /demo/pc", 20*time.Second,
+	d.step(pc, "open /demo/pc", 20*time.Second,
 		chromedp.EmulateViewport(1200, 900),
 		chromedp.Navigate(st.URL+"/demo/pc"),
 	)
-	wait(pc, "QR image shown", `(() => { const i = document.getElementById('qr-img'); return i.complete && i.naturalWidth > 0 && document.getElementById('qr-wrap').dataset.state === 'PENDING'; })()`)
-	qrID, qrURL := text(pc, "#qr-id"), text(pc, "#qr-url")
-	if !regexp.MustCompile(`^[A-Za-z0-9_-]{22}$`).MatchString(qrID) || qrURL != st.URL+"/qr/"+qrID {
-		t.Fatalf("PC shows QR id %q, URL %q", qrID, qrURL)
+	qrID := d.pendingQR(pc, "")
+	if qrURL := d.text(pc, "#qr-url"); qrURL != st.URL+"/qr/"+qrID {
+		t.Fatalf("PC shows QR URL %q for id %q", qrURL, qrID)
 	}
+	qrURL := st.URL + "/qr/" + qrID
 	shots := map[string][]byte{}
-	shots["pc-qr"] = shot(t, pc, out, "demo-pc-qr")
+	shot(t, pc, out, "demo-pc-qr")
 
 	// The phone: a new simulated WeChat user logs in and registers.
-	step(phone, "open /demo/phone", 20*time.Second,
+	d.step(phone, "open /demo/phone", 20*time.Second,
 		chromedp.EmulateViewport(420, 900),
 		chromedp.Navigate(st.URL+"/demo/phone"),
 		chromedp.WaitVisible(chromedp.CSS("#create-user")),
@@ -191,40 +241,40 @@ func TestDemoInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#wx-login")),
 		chromedp.WaitVisible(chromedp.CSS("#bind-panel")),
 	)
-	if got := text(phone, "#login-outcome"); got != "USER_REGISTER" {
+	if got := d.text(phone, "#login-outcome"); got != "USER_REGISTER" {
 		t.Fatalf("login outcome %q, want USER_REGISTER", got)
 	}
-	step(phone, "register", 20*time.Second,
+	d.step(phone, "register", 20*time.Second,
 		chromedp.SetValue(chromedp.CSS("#display-name"), "Ada Lovelace"),
 		chromedp.Click(chromedp.CSS("#register")),
 		chromedp.WaitVisible(chromedp.CSS(`#account[data-ready="true"]`)),
 	)
-	accountID := text(phone, "#me-id")
-	if name := text(phone, "#me-name"); name != "Ada Lovelace" || !regexp.MustCompile(`^[0-9a-f-]{36}$`).MatchString(accountID) {
+	accountID := d.text(phone, "#me-id")
+	if name := d.text(phone, "#me-name"); name != "Ada Lovelace" || !regexp.MustCompile(`^[0-9a-f-]{36}$`).MatchString(accountID) {
 		t.Fatalf("phone logged in as %q (%q)", name, accountID)
 	}
 
 	// It scans the PC's code by pasting its URL and sees who asked.
-	step(phone, "scan", 20*time.Second,
+	d.step(phone, "scan", 20*time.Second,
 		chromedp.SendKeys(chromedp.CSS("#scan-input"), qrURL),
 		chromedp.Click(chromedp.CSS("#scan")),
 		chromedp.WaitVisible(chromedp.CSS("#requester")),
 	)
-	if ip, ua := text(phone, "#req-ip"), text(phone, "#req-ua"); ip != "127.0.0.1" || !strings.Contains(ua, "HeadlessChrome") {
+	if ip, ua := d.text(phone, "#req-ip"), d.text(phone, "#req-ua"); ip != "127.0.0.1" || !strings.Contains(ua, "HeadlessChrome") {
 		t.Fatalf("requester shown: ip %q, user agent %q", ip, ua)
 	}
-	if br := text(phone, "#req-browser"); br != "Headless Chrome on Linux" {
+	if br := d.text(phone, "#req-browser"); br != "Headless Chrome on Linux" {
 		t.Errorf("browser shown as %q", br)
 	}
-	wait(pc, "PC shows the scan", `document.getElementById('qr-wrap').dataset.state === 'SCANNED'`)
-	if who := text(pc, "#scanned-by"); who != "Ada Lovelace" {
+	d.wait(pc, "PC shows the scan", `document.getElementById('qr-wrap').dataset.state === 'SCANNED'`, 20*time.Second)
+	if who := d.text(pc, "#scanned-by"); who != "Ada Lovelace" {
 		t.Fatalf("PC shows scanned by %q", who)
 	}
 	shot(t, phone, out, "demo-phone-confirm")
 	shot(t, pc, out, "demo-pc-scanned")
 	// For the side-by-side picture: what each screen shows at this moment,
 	// the phone scrolled to its confirm card.
-	step(phone, "scroll to the confirm card", 10*time.Second, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+	d.step(phone, "scroll to the confirm card", 10*time.Second, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		_, err := chromedp.Evaluate[chromedp.Void](`document.getElementById('requester').scrollIntoView({block: 'end'})`)(ctx, tg)
 		return err
 	}))
@@ -232,27 +282,69 @@ func TestDemoInBrowser(t *testing.T) {
 	shots["pc-scanned"] = view(t, pc)
 
 	// Confirm: the PC is logged in as the phone's account.
-	step(phone, "confirm", 20*time.Second,
+	d.step(phone, "confirm", 20*time.Second,
 		chromedp.Click(chromedp.CSS("#confirm")),
 		chromedp.WaitVisible(chromedp.CSS(`#scan-status[data-done="confirm"]`)),
 	)
-	step(pc, "PC logged in", 20*time.Second, chromedp.WaitVisible(chromedp.CSS(`#account-card[data-ready="true"]`)))
-	if name, id := text(pc, "#acc-name"), text(pc, "#acc-id"); name != "Ada Lovelace" || id != accountID {
+	d.step(pc, "PC logged in", 20*time.Second, chromedp.WaitVisible(chromedp.CSS(`#account-card[data-ready="true"]`)))
+	if name, id := d.text(pc, "#acc-name"), d.text(pc, "#acc-id"); name != "Ada Lovelace" || id != accountID {
 		t.Fatalf("PC logged in as %q (%q), want Ada Lovelace (%s)", name, id, accountID)
 	}
-	if info := text(pc, "#userinfo"); !strings.Contains(info, accountID) || !strings.Contains(info, "Ada Lovelace") {
+	if info := d.text(pc, "#userinfo"); !strings.Contains(info, accountID) || !strings.Contains(info, "Ada Lovelace") {
 		t.Fatalf("PC userinfo: %s", info)
 	}
-	shots["pc-logged-in"] = shot(t, pc, out, "demo-pc-logged-in")
-	shots["phone-done"] = shot(t, phone, out, "demo-phone-confirmed")
-
-	if e := errs.list(); len(e) > 0 {
-		t.Fatalf("the pages logged errors: %v", e)
-	}
+	shot(t, pc, out, "demo-pc-logged-in")
+	shot(t, phone, out, "demo-phone-confirmed")
 	if err := sideBySide(filepath.Join(out, "demo.png"), shots["pc-scanned"], shots["phone-confirm"]); err != nil {
 		t.Fatal(err)
 	}
+
+	// The PC logs out (revoking its session) and shows a new code; the
+	// phone scans it with the button that takes the code open on /demo/pc,
+	// and cancels.
+	d.step(pc, "log out", 20*time.Second, chromedp.Click(chromedp.CSS("#logout")))
+	second := d.pendingQR(pc, qrID)
+	d.step(phone, "scan the open code", 20*time.Second,
+		chromedp.WaitVisible(chromedp.CSS("#use-open-qr")),
+		chromedp.Click(chromedp.CSS("#use-open-qr")),
+		chromedp.WaitVisible(chromedp.CSS("#requester")),
+	)
+	vctx, cancel := context.WithTimeout(phone, 10*time.Second)
+	got, err := chromedp.Run(vctx, chromedp.Value(chromedp.CSS("#scan-input")))
+	cancel()
+	if err != nil || !strings.Contains(got, second) {
+		t.Fatalf("the phone scanned %q (%v), want the open code %s", got, err, second)
+	}
+	d.step(phone, "cancel", 20*time.Second,
+		chromedp.Click(chromedp.CSS("#cancel")),
+		chromedp.WaitVisible(chromedp.CSS(`#scan-status[data-done="cancel"]`)),
+	)
+	d.wait(pc, "PC shows the cancellation", `document.getElementById('qr-wrap').dataset.state === 'CANCELLED' && !document.getElementById('new-code').hidden`, 20*time.Second)
+	shot(t, pc, out, "demo-pc-cancelled")
+	d.step(pc, "get a new code", 10*time.Second, chromedp.Click(chromedp.CSS("#new-code")))
+	d.pendingQR(pc, second)
+
+	d.noPageErrors()
 	t.Logf("screenshots in %s (demo.png: PC and phone side by side)", out)
+}
+
+// An unscanned code expires (here after the shortest QR TTL, 10 s): the
+// PC page says so at once and offers a new code.
+func TestDemoPCShowsExpiry(t *testing.T) {
+	t.Parallel()
+	d := &driver{t: t, out: artifactDir(t)}
+	pc := d.newBrowser("pc")
+	st, _ := startStackWith(t, "", map[string]string{"BINDERY_QR_TTL": "10s"})
+	d.step(pc, "open /demo/pc", 20*time.Second, chromedp.EmulateViewport(1200, 900), chromedp.Navigate(st.URL+"/demo/pc"))
+	first := d.pendingQR(pc, "")
+	d.wait(pc, "PC shows the expiry", `document.getElementById('qr-wrap').dataset.state === 'EXPIRED' && !document.getElementById('new-code').hidden`, 25*time.Second)
+	if s := d.text(pc, "#status"); !strings.Contains(s, "expired") {
+		t.Fatalf("status after expiry: %q", s)
+	}
+	shot(t, pc, d.out, "demo-pc-expired")
+	d.step(pc, "get a new code", 10*time.Second, chromedp.Click(chromedp.CSS("#new-code")))
+	d.pendingQR(pc, first)
+	d.noPageErrors()
 }
 
 // shot saves a full-page PNG of the tab as <dir>/<name>.png and returns it.

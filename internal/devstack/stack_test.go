@@ -21,6 +21,12 @@ import (
 // end. The per-IP rate limit is off: the tests are one client firing fast.
 func startStack(t *testing.T, dir string) (*Stack, *testenv.SyncBuffer) {
 	t.Helper()
+	return startStackWith(t, dir, nil)
+}
+
+// startStackWith is startStack with more settings (BINDERY_* names).
+func startStackWith(t *testing.T, dir string, more map[string]string) (*Stack, *testenv.SyncBuffer) {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
@@ -30,6 +36,9 @@ func startStack(t *testing.T, dir string) (*Stack, *testenv.SyncBuffer) {
 		"BINDERY_DATA_DIR":    dir,
 		"BINDERY_NATS_LISTEN": "off",
 		"BINDERY_RATE_LIMIT":  "0",
+	}
+	for k, v := range more {
+		env[k] = v
 	}
 	cfg, simAddr, err := LoadConfig(nil, func(k string) string { return env[k] })
 	if err != nil {
