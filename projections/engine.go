@@ -116,14 +116,6 @@ func (e *Engine) Start(ctx context.Context) error {
 		default:
 			e.target[i] = last.Sequence
 		}
-		// The stream may end in uniqueness claims, which the views never
-		// see: catching up means reaching the last event, else /readyz
-		// would wait for the next event after a restart.
-		if last, err := st.GetLastMsgForSubject(ctx, events.SubjectPrefix+">"); err == nil {
-			e.target[i] = last.Sequence
-		} else if errors.Is(err, jetstream.ErrMsgNotFound) {
-			e.target[i] = 0
-		}
 	}
 	e.restore(created)
 	for i := range streamKinds {
