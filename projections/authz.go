@@ -23,6 +23,15 @@ type Authz struct {
 	orgs     map[string]*orgNode
 	subjects map[string]*subject
 	next     int32 // next org index
+
+	// Every concrete "resource:action", every resource of "resource:*" and
+	// every action of "*:action" any role ever held gets a small number,
+	// so that a compiled permission set is three bitsets: a check costs a
+	// few lookups in these small, hot maps plus one bit test per set,
+	// instead of chasing pointers through per-account maps.
+	permIDs map[string]uint32
+	resIDs  map[string]uint32
+	actIDs  map[string]uint32
 }
 
 type roleEntry struct {
@@ -54,66 +63,64 @@ type scopedSet struct {
 	set *permSet
 }
 
-// permSet is a union of permissions, indexed for lookup by resource and
-// action without building strings.
+// permSet is a union of permissions as bitsets over the view's interned
+// ids.
 type permSet struct {
-	all    bool                // "*"
-	anyRes map[string]struct{} // "*:action"
-	res    map[string]*actionSet
+	all   bool   // "*"
+	perms bitset // concrete "resource:action"
+	res   bitset // "resource:*"
+	acts  bitset // "*:action"
 }
 
-type actionSet struct {
-	all     bool // "resource:*"
-	actions map[string]struct{}
+type bitset []uint64
+
+func (b bitset) has(i uint32) bool {
+	w := i >> 6
+	return int(w) < len(b) && b[w]&(1<<(i&63)) != 0
 }
 
-func (p *permSet) add(perm string) {
+func (b *bitset) set(i uint32) {
+	w := int(i >> 6)
+	for len(*b) <= w {
+		*b = append(*b, 0)
+	}
+	(*b)[w] |= 1 << (i & 63)
+}
+
+// query is a check's permission as interned ids; ok flags say whether any
+// role ever held that permission, resource wildcard or action wildcard.
+type query struct {
+	perm, res, act       uint32
+	permOK, resOK, actOK bool
+}
+
+func (p *permSet) allows(q *query) bool {
+	return p.all || (q.permOK && p.perms.has(q.perm)) || (q.resOK && p.res.has(q.res)) || (q.actOK && p.acts.has(q.act))
+}
+
+func intern(ids map[string]uint32, s string) uint32 {
+	id, ok := ids[s]
+	if !ok {
+		id = uint32(len(ids))
+		ids[s] = id
+	}
+	return id
+}
+
+// add puts one canonical permission into the set. Callers hold a.mu.
+func (a *Authz) add(p *permSet, perm string) {
 	res, act, ok := strings.Cut(perm, ":")
 	switch {
 	case perm == "*" || (res == "*" && act == "*"):
 		p.all = true
 	case !ok:
 	case res == "*":
-		if p.anyRes == nil {
-			p.anyRes = map[string]struct{}{}
-		}
-		p.anyRes[act] = struct{}{}
+		p.acts.set(intern(a.actIDs, act))
+	case act == "*":
+		p.res.set(intern(a.resIDs, res))
 	default:
-		if p.res == nil {
-			p.res = map[string]*actionSet{}
-		}
-		as := p.res[res]
-		if as == nil {
-			as = &actionSet{}
-			p.res[res] = as
-		}
-		if act == "*" {
-			as.all = true
-			return
-		}
-		if as.actions == nil {
-			as.actions = map[string]struct{}{}
-		}
-		as.actions[act] = struct{}{}
+		p.perms.set(intern(a.permIDs, perm))
 	}
-}
-
-func (p *permSet) allows(res, act string) bool {
-	if p.all {
-		return true
-	}
-	if _, ok := p.anyRes[act]; ok {
-		return true
-	}
-	as := p.res[res]
-	if as == nil {
-		return false
-	}
-	if as.all {
-		return true
-	}
-	_, ok := as.actions[act]
-	return ok
 }
 
 // NewAuthz returns an empty view.
@@ -128,6 +135,9 @@ func (a *Authz) reset() {
 	a.orgs = map[string]*orgNode{}
 	a.subjects = map[string]*subject{}
 	a.next = 0
+	a.permIDs = map[string]uint32{}
+	a.resIDs = map[string]uint32{}
+	a.actIDs = map[string]uint32{}
 }
 
 // Name implements Projection.
@@ -147,7 +157,11 @@ func (a *Authz) Allowed(accountID, permission, org string) bool {
 	if s == nil || s.disabled {
 		return false
 	}
-	if s.global != nil && s.global.allows(res, act) {
+	var q query
+	q.perm, q.permOK = a.permIDs[permission]
+	q.res, q.resOK = a.resIDs[res]
+	q.act, q.actOK = a.actIDs[act]
+	if s.global != nil && s.global.allows(&q) {
 		return true
 	}
 	if org == "" || len(s.scoped) == 0 {
@@ -159,7 +173,7 @@ func (a *Authz) Allowed(accountID, permission, org string) bool {
 	}
 	for _, idx := range n.chain {
 		for i := range s.scoped {
-			if s.scoped[i].org == idx && s.scoped[i].set.allows(res, act) {
+			if s.scoped[i].org == idx && s.scoped[i].set.allows(&q) {
 				return true
 			}
 		}
@@ -395,7 +409,7 @@ func (a *Authz) compile(s *subject) {
 		}
 		if re := a.roles[g.Role]; re != nil {
 			for _, p := range re.perms {
-				ps.add(p)
+				a.add(ps, p)
 			}
 		}
 	}
