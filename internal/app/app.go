@@ -108,16 +108,15 @@ func (a *App) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.Accounts = projections.NewAccounts()
-	a.Authz = projections.NewAuthz()
-	a.Webhooks = projections.NewWebhooks()
-	a.Apps = projections.NewApps()
-	a.QRs = projections.NewQRSessions()
+	// The views come from projections.NewSet, which binderyctl audit replay
+	// rebuilds too: a new view goes there, not here.
+	views := projections.NewSet()
+	a.Accounts, a.Authz, a.Webhooks, a.Apps, a.QRs = views.Accounts, views.Authz, views.Webhooks, views.Apps, views.QRs
 	a.Engine = projections.New(a.Store.JetStream(), reg, projections.Options{
 		SnapshotPath: filepath.Join(cfg.DataDir, "projections.snapshot.json"),
 		Logger:       a.Log,
 		OnApply:      func(r events.Record) { a.Metrics.ObserveApplied(r.Stream, r.Envelope.Time) },
-	}, a.Accounts, a.Authz, a.Webhooks, a.Apps, a.QRs)
+	}, views.All()...)
 	if err := a.Engine.Start(ctx); err != nil {
 		return err
 	}
