@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/bindery/bindery/domain/role"
 	"github.com/bindery/bindery/events"
 )
 
@@ -303,4 +304,38 @@ func BenchmarkAuthzCheck(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "checks/s")
+}
+
+// The compiled view agrees with the plain definition of a permission
+// match (role.Permission.Covers) for any held permission and any check.
+func FuzzAllowedMatchesCovers(f *testing.F) {
+	for _, s := range [][2]string{
+		{"report:read", "report:read"}, {"report:*", "report:write"}, {"*:read", "invoice:read"},
+		{"*", "a:b"}, {"a.b:c-d", "a.b:c-d"}, {"report:read", "report:write"}, {"x", "y:z"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, held, asked string) {
+		p, perr := role.ParsePermission(held)
+		q, qerr := role.ParseCheck(asked)
+		if perr != nil {
+			return
+		}
+		if again, err := role.ParsePermission(p.String()); err != nil || again != p {
+			t.Fatalf("%q: canonical form %q does not round-trip", held, p.String())
+		}
+		v := NewAuthz()
+		v.Apply(events.Record{Sequence: 1, Event: events.RoleDefined{Role: "r", Permissions: []string{p.String()}}})
+		v.Apply(events.Record{Sequence: 2, Event: events.RoleGranted{AccountID: alice, Role: "r"}})
+		got := v.Allowed(alice, asked, "")
+		if qerr != nil {
+			if role.ValidCheck(asked) {
+				t.Fatalf("%q: ParseCheck and ValidCheck disagree", asked)
+			}
+			return
+		}
+		if want := p.Covers(q); got != want {
+			t.Fatalf("held %q, asked %q: Allowed %v, Covers %v", held, asked, got, want)
+		}
+	})
 }
