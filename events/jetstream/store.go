@@ -236,16 +236,25 @@ func (s *Store) claimMessages(ctx context.Context, cs []events.Constraint, event
 		ordered[w.order] = w.c
 		present[w.order] = true
 	}
+	// Read every claim subject first, in as few round trips as the stream
+	// allows: a bulk append claims hundreds of values (claims.go).
+	var subjects []string
+	for i, c := range ordered {
+		if present[i] {
+			subjects = append(subjects, ClaimSubject(c.Kind, c.Value))
+		}
+	}
+	states, err := s.claimStates(ctx, subjects)
+	if err != nil {
+		return nil, err
+	}
 	var out []outMsg
 	for i, c := range ordered {
 		if !present[i] {
 			continue
 		}
 		subj := ClaimSubject(c.Kind, c.Value)
-		owner, seq, err := s.claimState(ctx, subj)
-		if err != nil {
-			return nil, err
-		}
+		owner, seq := states[subj].owner, states[subj].seq
 		rec := claimRecord{Kind: c.Kind, Event: eventIDs[c.Kind+"\x00"+c.Value]}
 		switch {
 		case c.Release && owner != c.Owner:
