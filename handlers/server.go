@@ -76,6 +76,8 @@ type Deps struct {
 	QR *service.QR
 	// Demo serves the dev-mode demo pages under /demo/ (demo.go); nil off.
 	Demo *DemoSite
+	// Sync runs bulk account syncs (sync.go).
+	Sync *service.Sync
 }
 
 // Server is the HTTP API.
@@ -110,7 +112,7 @@ func New(d Deps) *Server {
 	e := s.e
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
-	e.Use(s.requestID, middleware.Recover(), s.observe, middleware.BodyLimit("1M"), s.waitForPosition)
+	e.Use(s.requestID, middleware.Recover(), s.observe, middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "1M", Skipper: streamedBody}), s.waitForPosition)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
@@ -127,6 +129,7 @@ func New(d Deps) *Server {
 	s.webhookRoutes(e)
 	s.qrRoutes(e)
 	s.demoRoutes(e)
+	s.syncRoutes(e)
 	return s
 }
 

@@ -168,6 +168,7 @@ func (a *App) open(ctx context.Context) error {
 		Webhooks: webhooks, WebhooksV: a.Webhooks, WebhookDeliveries: a.Forwarder,
 		QR: a.openQR(apps), Now: a.clock,
 		Demo: demoSite(cfg),
+		Sync: a.openSync(accounts),
 	})
 	return nil
 }
