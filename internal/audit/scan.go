@@ -8,63 +8,70 @@ package audit
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // cursor reads one stream in sequence order over a snapshot range
-// (after, end], through an ordered push consumer (flow-controlled, so the
-// client buffers a bounded window however long the range is; it is the
-// fastest way JetStream hands out a stream in order).
+// (after, end], through an ephemeral pull consumer that acks nothing. The
+// client asks for a bounded batch at a time, so memory stays flat however
+// long the range is and however slowly the caller goes (a push consumer
+// overruns a slow reader's pending limit and has to start over).
 type cursor struct {
 	stream    string
-	sub       *nats.Subscription
+	js        jetstream.JetStream
+	cons      jetstream.Consumer
+	it        jetstream.MessagesContext
 	ctx       context.Context
 	end       uint64
 	last      uint64 // sequence of the last message returned (or the start)
 	exhausted bool   // nothing after last up to end
 }
 
+// batch is how many messages a cursor keeps in flight.
+const batch = 1024
+
 // openCursor starts reading stream (a JetStream name) after sequence after,
 // up to end inclusive, keeping only messages matching filters (all when
 // empty).
 func openCursor(ctx context.Context, js jetstream.JetStream, stream string, filters []string, after, end uint64) (*cursor, error) {
-	c := &cursor{stream: stream, ctx: ctx, end: end, last: after}
+	c := &cursor{stream: stream, js: js, ctx: ctx, end: end, last: after}
 	if end <= after {
 		c.exhausted = true
 		return c, nil
 	}
-	legacy, err := js.Conn().JetStream()
-	if err != nil {
-		return nil, err
+	cfg := jetstream.ConsumerConfig{
+		AckPolicy:         jetstream.AckNonePolicy,
+		DeliverPolicy:     jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:       after + 1,
+		InactiveThreshold: time.Minute,
+		MemoryStorage:     true,
 	}
-	opts := []nats.SubOpt{nats.BindStream(stream), nats.OrderedConsumer(), nats.StartSequence(after + 1)}
 	if after == 0 {
-		opts[2] = nats.DeliverAll()
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverAllPolicy, 0
 	}
-	subject := ""
 	switch len(filters) {
 	case 0:
 	case 1:
-		subject = filters[0]
+		cfg.FilterSubject = filters[0]
 	default:
-		opts = append(opts, nats.ConsumerFilterSubjects(filters...))
+		cfg.FilterSubjects = filters
 	}
-	sub, err := legacy.SubscribeSync(subject, opts...)
+	cons, err := js.CreateConsumer(ctx, stream, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("audit: read %s: %w", stream, err)
 	}
-	// A filter may match nothing: then no message will ever come. (What
-	// was delivered already no longer counts as pending.)
-	info, err := sub.ConsumerInfo()
-	if err != nil {
-		_ = sub.Unsubscribe()
-		return nil, fmt.Errorf("audit: read %s: %w", stream, err)
-	}
-	c.sub = sub
-	if info.NumPending == 0 && info.Delivered.Consumer == 0 {
+	c.cons = cons
+	// A filter may match nothing: then no message will ever come.
+	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
 		c.finish()
+		return c, nil
+	}
+	if c.it, err = cons.Messages(jetstream.PullMaxMessages(batch)); err != nil {
+		c.close()
+		return nil, fmt.Errorf("audit: read %s: %w", stream, err)
 	}
 	return c, nil
 }
@@ -74,14 +81,14 @@ func (c *cursor) next() (*nats.Msg, uint64, error) {
 	if c.exhausted {
 		return nil, 0, nil
 	}
-	msg, err := c.sub.NextMsgWithContext(c.ctx)
+	m, err := c.it.Next(jetstream.NextContext(c.ctx))
 	if err != nil {
 		if ce := c.ctx.Err(); ce != nil {
 			err = ce
 		}
 		return nil, 0, fmt.Errorf("audit: read %s: %w", c.stream, err)
 	}
-	md, err := msg.Metadata()
+	md, err := m.Metadata()
 	if err != nil {
 		return nil, 0, fmt.Errorf("audit: read %s: %w", c.stream, err)
 	}
@@ -94,7 +101,7 @@ func (c *cursor) next() (*nats.Msg, uint64, error) {
 	if seq == c.end || md.NumPending == 0 {
 		c.finish()
 	}
-	return msg, seq, nil
+	return &nats.Msg{Subject: m.Subject(), Data: m.Data()}, seq, nil
 }
 
 // position is how far the scan has reached: every message up to it was
@@ -118,11 +125,17 @@ func (c *cursor) finish() {
 	c.close()
 }
 
-// close stops the consumer (an ordered consumer is ephemeral: the server
-// removes it).
+// close stops the pull and removes the consumer (its inactivity threshold
+// removes it too, should this fail).
 func (c *cursor) close() {
-	if c.sub != nil {
-		_ = c.sub.Unsubscribe()
-		c.sub = nil
+	if c.it != nil {
+		c.it.Stop()
+		c.it = nil
+	}
+	if c.cons != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = c.js.DeleteConsumer(ctx, c.stream, c.cons.CachedInfo().Name)
+		cancel()
+		c.cons = nil
 	}
 }

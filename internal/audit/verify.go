@@ -77,7 +77,7 @@ func (v *Verifier) Verify(ctx context.Context) (Report, error) {
 	errs := make([]error, len(kinds))
 	var wg sync.WaitGroup
 	for i, kind := range kinds {
-		checks[i] = &streamCheck{kind: kind, seal: SealSubject(kind), keys: v.Keys, aggs: map[string]aggLink{}, progress: v.Progress}
+		checks[i] = &streamCheck{kind: kind, seal: SealSubject(kind), keys: v.Keys, aggs: map[[16]byte]aggLink{}, progress: v.Progress}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -109,6 +109,11 @@ func (v *Verifier) Verify(ctx context.Context) (Report, error) {
 	return rep, nil
 }
 
+func aggKey(prefix string) [16]byte {
+	sum := sha256.Sum256([]byte(prefix))
+	return [16]byte(sum[:16])
+}
+
 type aggLink struct {
 	seq  uint64
 	hash [32]byte
@@ -134,7 +139,7 @@ type streamCheck struct {
 
 	st       jetstream.Stream
 	expiring bool // the stream's limits drop old messages
-	aggs     map[string]aggLink
+	aggs     map[[16]byte]aggLink
 	pending  []pend
 	prevCk   *ckRef
 	verified uint64 // every covered message up to here matched a checkpoint
@@ -219,7 +224,10 @@ func (c *streamCheck) message(seq uint64, subject string, data []byte) {
 		}
 		return
 	}
-	key := subject[:len(subject)-len(name)-1]
+	// Keyed by a hash of the aggregate's subject prefix: a map without
+	// pointers is not scanned by the collector, which matters with
+	// millions of aggregates.
+	key := aggKey(subject[:len(subject)-len(name)-1])
 	link, seen := c.aggs[key]
 	switch {
 	case seen:
