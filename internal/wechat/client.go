@@ -166,7 +166,7 @@ type Client struct {
 func New(baseURL string, opts ...Option) *Client {
 	c := &Client{
 		base:    strings.TrimRight(baseURL, "/"),
-		hc:      &http.Client{Timeout: defaultTimeout},
+		hc:      &http.Client{Timeout: defaultTimeout, Transport: newTransport()},
 		log:     slog.New(slog.DiscardHandler),
 		now:     time.Now,
 		retries: defaultRetries,
@@ -179,6 +179,23 @@ func New(baseURL string, opts ...Option) *Client {
 		o(c)
 	}
 	return c
+}
+
+// Idle connections kept to the API. Every login calls code2session, so
+// under load as many calls are in flight as logins; http.DefaultTransport
+// keeps 2 idle connections per host, and the others would be closed after
+// each call and dialled again (a TCP and TLS handshake per login, and
+// thousands of sockets in TIME_WAIT).
+const (
+	maxIdleConns        = 256
+	maxIdleConnsPerHost = 128
+)
+
+func newTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = maxIdleConns
+	t.MaxIdleConnsPerHost = maxIdleConnsPerHost
+	return t
 }
 
 // Code2Session exchanges a wx.login code for the user's identity in the app. The code is
