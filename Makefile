@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    ?= ./...
 FUZZTIME ?= 10s
 
-.PHONY: run test test-deps unit fuzz bench build vet clean
+.PHONY: run test test-deps unit fuzz bench bench-login bench-login-profile build vet clean
 
 ## run: the demo stack on an embedded NATS (http://127.0.0.1:8080, admin token "dev")
 run:
@@ -27,6 +27,17 @@ fuzz:
 ## bench: the Go benchmarks whose figures are in BENCHMARKS.md
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./events/... ./projections/...
+
+## bench-login: the login load test (bindery serve + wxsim + binderyctl bench login); BENCH_ARGS="--duration 60s"
+bench-login:
+	@bash scripts/bench-login.sh $(BENCH_ARGS)
+
+## bench-login-profile: the same load with server, wxsim and client in one process, CPU-profiled during the timed phase (bin/bench-login.cpu)
+bench-login-profile:
+	@mkdir -p bin
+	BINDERY_BENCH_ARGS="$(or $(BENCH_ARGS),--users 1000 --duration 20s) --cpuprofile $(CURDIR)/bin/bench-login.cpu" \
+		$(GO) test -count=1 -timeout 10m -run 'TestBenchLogin$$' -v ./cmd/binderyctl
+	$(GO) tool pprof -top -nodecount 40 bin/bench-login.cpu
 
 build:
 	$(GO) build -o bin/ ./cmd/...

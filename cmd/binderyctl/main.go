@@ -29,6 +29,7 @@ var commands = []command{
 	{"audit verify", "check hash chains and signed checkpoints, reading the streams over NATS", auditVerify},
 	{"audit replay", "rebuild every view from the streams and compare with the live server's", auditReplay},
 	{"events tail", "print live events, one line each (filter by subject, type, aggregate)", eventsTail},
+	{"bench login", "load-test returning-user mini-program logins; compare with raw JetStream publishes", benchLogin},
 }
 
 // cli is what every command shares: where it writes and what the
