@@ -77,16 +77,17 @@ func TestHelpExplains(t *testing.T) {
 
 // audit replay on 100k+ mixed events finds the live views equal; a view
 // with a bug (it skips some updates) is reported with its differences.
-// Under the race detector (CI) it runs on 25k events to stay within the
+// Under the race detector (CI) it runs on 20k events to stay within the
 // package's time budget; a plain go test runs the full 100k.
 func TestReplay(t *testing.T) {
+	t.Parallel()
 	env, vars := server(t)
 	n := 100_000
 	switch {
 	case testing.Short():
 		n = 10_000
 	case raceEnabled:
-		n = 25_000
+		n = 20_000
 	}
 	start := time.Now()
 	p := publish(t, env, n, audittest.Mixed)
