@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/bindery/bindery/events"
+	bjs "github.com/bindery/bindery/events/jetstream"
 	"github.com/bindery/bindery/internal/natstest"
 )
 
@@ -266,5 +267,158 @@ func TestOwnersInBulk(t *testing.T) {
 				t.Fatalf("unheld values: %v %v", none, err)
 			}
 		})
+	}
+}
+
+// dyn is an event whose name is its field, so a test aggregate can have
+// events under many subjects.
+type dyn struct {
+	N string `json:"n"`
+}
+
+func (d dyn) EventName() string { return d.N }
+
+// LoadMany returns what Load returns, for aggregates whose events chain
+// from the last event of each subject (one event per name), those with
+// several events of one name (completed by walking them), those with more
+// subjects than one multi-get may answer, and none for unknown ones.
+func TestLoadMany(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			open, c := b.connect(t)
+			url := ""
+			if c != nil {
+				url = c.URLs()
+			}
+			s := open(t)
+			if c == nil {
+				// A store whose registry knows dyn, on the same server.
+				url = s.Conn().ConnectedUrl()
+			}
+			reg := registry()
+			var names []events.Event
+			for i := range 12 {
+				names = append(names, dyn{N: fmt.Sprintf("x%d", i)})
+				reg.Register(dyn{N: fmt.Sprintf("x%d", i)})
+			}
+			replicas := 1
+			if c != nil {
+				replicas = 3
+			}
+			nc := natstest.Connect(t, url)
+			s2, err := bjs.Open(context.Background(), nc, reg, bjs.Config{Replicas: replicas})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			repo := events.NewRepository(events.Store(s2), "account", func(string) *counter { return &counter{} }, 10)
+			var aggs []events.Aggregate
+			n := 300 // three chunks
+			if c != nil {
+				n = 60
+			}
+			for i := range n {
+				id := uuid.NewString()
+				aggs = append(aggs, events.Aggregate{Type: "account", ID: id})
+				var evs []events.Event
+				kind := i % 4
+				if i >= 200 {
+					kind = 3 // a chunk of these alone exceeds one multi-get
+				}
+				switch kind {
+				case 0: // one event
+					evs = []events.Event{counted{1}}
+				case 1: // two names: the last of each is everything
+					evs = []events.Event{counted{1}, named{Owner: id, Name: "n-" + id}}
+				case 2: // one name twice: a gap
+					evs = []events.Event{counted{1}, named{Owner: id, Name: "a-" + id}, counted{2}}
+				case 3: // twelve names: a hundred of these exceed one multi-get
+					evs = names
+				}
+				for _, e := range evs {
+					if _, _, err := repo.Update(ctx, id, meta(), func(*counter) (events.Decision, error) {
+						return events.Decision{Events: []events.Event{e}}, nil
+					}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			aggs = append(aggs, events.Aggregate{Type: "account", ID: "never-" + uuid.NewString()})
+			got, err := s2.LoadMany(ctx, aggs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != n {
+				t.Fatalf("%d histories, want %d", len(got), n)
+			}
+			for _, a := range aggs {
+				want, err := s2.Load(ctx, a, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got[a]) != len(want) {
+					t.Fatalf("%v: %d events, Load has %d", a, len(got[a]), len(want))
+				}
+				for i := range want {
+					if got[a][i].Sequence != want[i].Sequence || got[a][i].Hash() != want[i].Hash() {
+						t.Fatalf("%v event %d differs", a, i)
+					}
+				}
+			}
+		})
+	}
+}
+
+// bare hides the store's optional interfaces.
+type bare struct{ events.Store }
+
+// RefreshMany sees what another replica appended, with or without a bulk
+// loader, and leaves the cache ready for the next append.
+func TestRefreshMany(t *testing.T) {
+	ns := natstest.Server(t, "")
+	s := openStore(t, ns.ClientURL(), 1)
+	ctx := context.Background()
+	for _, store := range []events.Store{s, bare{s}} {
+		mine, other := newCounters(store), newCounters(s)
+		var ids []string
+		for range 5 {
+			id := uuid.NewString()
+			ids = append(ids, id)
+			if _, _, err := mine.Update(ctx, id, meta(), add(1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, id := range ids[:2] {
+			if _, _, err := other.Update(ctx, id, meta(), add(10)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		unknown := uuid.NewString()
+		states, err := mine.RefreshMany(ctx, append(ids, unknown))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, id := range ids {
+			want := 1
+			if i < 2 {
+				want = 11
+			}
+			if states[id].n != want {
+				t.Fatalf("%T: %s n=%d, want %d", store, id, states[id].n, want)
+			}
+		}
+		if st, ok := states[unknown]; !ok || st.n != 0 {
+			t.Fatalf("unknown aggregate: %v %v", st, ok)
+		}
+		conflicts := 0
+		mine.OnConflict = func() { conflicts++ }
+		for _, id := range ids {
+			if _, _, err := mine.Update(ctx, id, meta(), add(1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if conflicts != 0 {
+			t.Fatalf("%T: %d conflicts after RefreshMany: the cache was stale", store, conflicts)
+		}
 	}
 }

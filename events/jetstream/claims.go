@@ -3,10 +3,12 @@ package jetstream
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bindery/bindery/events"
@@ -47,54 +49,96 @@ func (s *Store) claimStates(ctx context.Context, subjects []string) (map[string]
 	return out, nil
 }
 
-func (s *Store) direct() bool {
-	info := s.history.CachedInfo()
+// direct reports whether the history stream answers direct gets (R1).
+func (s *Store) direct() bool { return directGets(s.history) }
+
+func directGets(st jetstream.Stream) bool {
+	info := st.CachedInfo()
 	return info != nil && info.Config.AllowDirect
 }
 
-// multiLast is one direct get of the last message of each subject: the
-// server streams the messages it has, then an end-of-batch status (204),
-// or answers 404 when none of the subjects has a message.
+// multiLast reads the claim subjects' last messages in one direct get.
 func (s *Store) multiLast(ctx context.Context, subjects []string, out map[string]claim) error {
+	return s.lastBySubjects(ctx, HistoryStream, subjects, func(subj string, seq uint64, data []byte) error {
+		var rec claimRecord
+		if err := json.Unmarshal(data, &rec); err != nil {
+			return fmt.Errorf("jetstream: claim %s: %w", subj, err)
+		}
+		out[subj] = claim{owner: rec.Owner, seq: seq}
+		return nil
+	})
+}
+
+// errTooManyResults is the server's refusal of a multi-last get that
+// matches more than 1024 subjects.
+var errTooManyResults = errors.New("jetstream: a multi-last get matched too many subjects")
+
+// lastBySubjects is one direct multi-last get on a stream: the last message
+// of every subject matching the filters (literal or wildcard), each handed
+// to fn. The server streams the messages, then an end-of-batch status
+// (204), or answers 404 when nothing matches, 413 past 1024 subjects.
+func (s *Store) lastBySubjects(ctx context.Context, stream string, filters []string, fn func(subj string, seq uint64, data []byte) error) error {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 	req, err := json.Marshal(struct {
 		MultiLast []string `json:"multi_last"`
-	}{subjects})
+	}{filters})
 	if err != nil {
 		return err
 	}
-	inbox := s.nc.NewInbox()
-	sub, err := s.nc.SubscribeSync(inbox)
-	if err != nil {
-		return fmt.Errorf("jetstream: read claims: %w", err)
+	// A callback subscription: a synchronous one allocates a channel of
+	// 64k slots per request.
+	var (
+		mu       sync.Mutex
+		finished bool
+		done     = make(chan error, 1)
+	)
+	finish := func(err error) {
+		finished = true
+		done <- err
 	}
-	defer func() { _ = sub.Unsubscribe() }()
-	if err := s.nc.PublishRequest("$JS.API.DIRECT.GET."+HistoryStream, inbox, req); err != nil {
-		return fmt.Errorf("jetstream: read claims: %w", err)
-	}
-	for {
-		m, err := sub.NextMsgWithContext(ctx)
-		if err != nil {
-			return fmt.Errorf("jetstream: read claims: %w", err)
+	sub, err := s.nc.Subscribe(s.nc.NewInbox(), func(m *nats.Msg) {
+		mu.Lock()
+		defer mu.Unlock()
+		if finished {
+			return
 		}
 		if status := m.Header.Get("Status"); status != "" && len(m.Data) == 0 {
 			switch status {
 			case "204", "404": // end of batch; nothing found
-				return nil
+				finish(nil)
+			case "413":
+				finish(errTooManyResults)
+			default:
+				finish(fmt.Errorf("jetstream: multi-last get: %s %s", status, m.Header.Get("Description")))
 			}
-			return fmt.Errorf("jetstream: read claims: %s %s", status, m.Header.Get("Description"))
+			return
 		}
 		subj := m.Header.Get(jetstream.SubjectHeader)
 		seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
 		if subj == "" || err != nil {
-			return fmt.Errorf("jetstream: read claims: a direct get answer without subject or sequence")
+			finish(errors.New("jetstream: multi-last get: an answer without subject or sequence"))
+			return
 		}
-		var rec claimRecord
-		if err := json.Unmarshal(m.Data, &rec); err != nil {
-			return fmt.Errorf("jetstream: claim %s: %w", subj, err)
+		if err := fn(subj, seq, m.Data); err != nil {
+			finish(err)
 		}
-		out[subj] = claim{owner: rec.Owner, seq: seq}
+	})
+	if err != nil {
+		return fmt.Errorf("jetstream: multi-last get: %w", err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := s.nc.PublishRequest("$JS.API.DIRECT.GET."+stream, sub.Subject, req); err != nil {
+		return fmt.Errorf("jetstream: multi-last get: %w", err)
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		mu.Lock() // fn is not running, and will not run again
+		finished = true
+		mu.Unlock()
+		return fmt.Errorf("jetstream: multi-last get: %w", ctx.Err())
 	}
 }
 
