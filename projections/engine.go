@@ -201,7 +201,9 @@ func (e *Engine) run(ctx context.Context, i int, cons jetstream.Consumer) {
 				case <-ctx.Done():
 					return
 				}
-				batch = make([]item, 0, max)
+				// Grown as needed: a live event comes alone, and a batch of
+				// 256 slots for each one is garbage the GC pays for.
+				batch = nil
 			}
 		}
 	}()

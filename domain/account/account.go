@@ -146,8 +146,11 @@ func (p Profile) Normalize() (Profile, error) {
 }
 
 var (
-	e164     = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
-	username = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._@-]{1,63}$`)
+	// phoneSeparators is built once: a Replacer builds its tables on first
+	// use, and bulk sync normalises a phone per line.
+	phoneSeparators = strings.NewReplacer(" ", "", "-", "")
+	e164            = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+	username        = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._@-]{1,63}$`)
 )
 
 // NormalizePhone accepts E.164 ("+8613800138000"), allowing spaces and
@@ -156,7 +159,7 @@ func NormalizePhone(s string) (string, error) {
 	if s == "" {
 		return "", nil
 	}
-	s = strings.NewReplacer(" ", "", "-", "").Replace(s)
+	s = phoneSeparators.Replace(s)
 	if !e164.MatchString(s) {
 		return "", domain.Invalid("phone: must be E.164, like +8613800138000")
 	}
