@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/bindery/bindery/domain"
@@ -44,8 +43,6 @@ const (
 	DefaultSyncMaxFailures = 10000
 	// maxBatchMessages is JetStream's limit on one atomic batch.
 	maxBatchMessages = 1000
-	// syncLoaders is how many accounts of a batch are read at once.
-	syncLoaders = 8
 )
 
 // NewSync wires bulk sync to the account commands and the store.
@@ -83,6 +80,9 @@ func (s *Sync) Run(ctx context.Context, meta events.Meta, a projections.App, bod
 	err := r.read(body, maxLine, maxBytes)
 	if err == nil {
 		err = r.flushAll()
+	}
+	if err != nil && r.flight != nil {
+		<-r.flight.done // never leave an append running
 	}
 	s.log().Info("account sync", "app", a.ID, "created", r.report.Created, "updated", r.report.Updated,
 		"unchanged", r.report.Unchanged, "failed", len(r.report.Failed)+r.report.FailedOmitted,
@@ -126,6 +126,9 @@ type syncRun struct {
 	pending []syncLine
 	report  SyncReport
 	pos     events.Position
+	// flight is the batch being appended while the next one is read and
+	// planned (nil: none).
+	flight *flight
 }
 
 func (r *syncRun) fail(line int, err error) {
@@ -196,7 +199,7 @@ func (r *syncRun) flushAll() error {
 			return err
 		}
 	}
-	return nil
+	return r.settle()
 }
 
 // plan is what one pending line will do.
@@ -216,11 +219,23 @@ type plan struct {
 // same external_id twice, a phone one line frees and the next takes) end
 // the batch: they stay pending and are decided on the state after it, so
 // the file applies as if line by line.
+//
+// A batch is appended while the next one is read and planned. A plan that
+// touches what the batch in flight touches waits for it and is made again
+// on the state after it.
 func (r *syncRun) flush() error {
 	lines := r.pending
 	plans, err := r.plan(lines)
 	if err != nil {
 		return err
+	}
+	if r.flight.touches(plans) {
+		if err := r.settle(); err != nil {
+			return err
+		}
+		if plans, err = r.plan(lines); err != nil {
+			return err
+		}
 	}
 	taken, err := r.taken(plans)
 	if err != nil {
@@ -260,7 +275,11 @@ walk:
 		}
 	}
 	r.pending = append(r.pending[:0:0], lines[cut:]...)
-	return r.appendBatch(batch)
+	// One append at a time: batches land in the order of the file.
+	if err := r.settle(); err != nil {
+		return err
+	}
+	return r.start(batch, touched)
 }
 
 // plan decides each line on the current state of its account: the owner
@@ -283,7 +302,9 @@ func (r *syncRun) plan(lines []syncLine) ([]*plan, error) {
 			existing = append(existing, id)
 		}
 	}
-	states, err := r.refresh(existing)
+	// Fresh state, not the cache: a decision that appends nothing
+	// ("unchanged") must not rest on a cache another replica outdated.
+	states, err := r.Accounts.Repo.RefreshMany(r.ctx, existing)
 	if err != nil {
 		return nil, err
 	}
@@ -350,38 +371,6 @@ func (r *syncRun) record(l *syncLine) (account.SyncRecord, error) {
 	return rec, nil
 }
 
-// refresh reads the current state of existing accounts, a few at a time.
-// Refresh (not Get): a decision that appends nothing ("unchanged") must
-// not rest on a cache another replica may have outdated.
-func (r *syncRun) refresh(ids []string) (map[string]*account.Account, error) {
-	out := make(map[string]*account.Account, len(ids))
-	var (
-		mu    sync.Mutex
-		wg    sync.WaitGroup
-		first error
-	)
-	next := make(chan string)
-	for range min(syncLoaders, len(ids)) {
-		wg.Go(func() {
-			for id := range next {
-				st, _, err := r.Accounts.Repo.Refresh(r.ctx, id)
-				mu.Lock()
-				if err != nil && first == nil {
-					first = err
-				}
-				out[id] = st
-				mu.Unlock()
-			}
-		})
-	}
-	for _, id := range ids {
-		next <- id
-	}
-	close(next)
-	wg.Wait()
-	return out, first
-}
-
 // taken reads who holds the values the planned lines claim.
 func (r *syncRun) taken(plans []*plan) (map[events.ClaimKey]string, error) {
 	var keys []events.ClaimKey
@@ -404,17 +393,41 @@ func (p *plan) checkTaken(taken map[events.ClaimKey]string) error {
 	return nil
 }
 
-// appendBatch appends the batch's decisions together. When the append
-// fails as a whole (a value claimed or an account changed meanwhile), it
-// applies the lines one by one, so the good ones land and the bad one is
-// reported.
-func (r *syncRun) appendBatch(batch []*plan) error {
+// flight is one batch's append, running while the next batch is planned.
+type flight struct {
+	batch    []*plan
+	keys     map[string]bool
+	outcomes []string
+	done     chan struct{}
+	pos      events.Position
+	errs     []error
+	err      error
+}
+
+// touches reports whether a plan touches an account or a value the batch
+// in flight touches.
+func (f *flight) touches(plans []*plan) bool {
+	if f == nil {
+		return false
+	}
+	for _, p := range plans {
+		for _, k := range p.keys {
+			if f.keys[k] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// start appends the batch's decisions together, in the background.
+func (r *syncRun) start(batch []*plan, keys map[string]bool) error {
 	if len(batch) == 0 {
 		return nil
 	}
 	meta := r.meta
 	meta.Time = r.now()
-	outcomes := make([]string, len(batch))
+	f := &flight{batch: batch, keys: keys, outcomes: make([]string, len(batch)), done: make(chan struct{})}
 	items := make([]events.Item[*account.Account], len(batch))
 	for i, p := range batch {
 		rec, err := r.record(p.line)
@@ -423,34 +436,52 @@ func (r *syncRun) appendBatch(batch []*plan) error {
 		}
 		items[i] = events.Item[*account.Account]{ID: p.id, New: p.created, Decide: func(a *account.Account) (events.Decision, error) {
 			evs, err := a.Sync(rec)
-			outcomes[i] = outcome(evs)
+			f.outcomes[i] = outcome(evs)
 			return events.Decision{Events: evs}, err
 		}}
 	}
-	pos, errs, err := r.Accounts.Repo.UpdateMany(r.ctx, meta, items)
+	r.flight = f
+	go func() {
+		defer close(f.done)
+		f.pos, f.errs, f.err = r.Accounts.Repo.UpdateMany(r.ctx, meta, items)
+	}()
+	return nil
+}
+
+// settle waits for the batch in flight and reports it. When its append
+// failed as a whole (a value claimed or an account changed meanwhile), it
+// applies the lines one by one, so the good ones land and the bad one is
+// reported.
+func (r *syncRun) settle() error {
+	f := r.flight
+	if f == nil {
+		return nil
+	}
+	<-f.done
+	r.flight = nil
 	var taken *events.ClaimTakenError
-	if errors.Is(err, events.ErrConflict) || errors.As(err, &taken) {
-		for _, p := range batch {
+	if errors.Is(f.err, events.ErrConflict) || errors.As(f.err, &taken) {
+		for _, p := range f.batch {
 			if err := r.one(p.line); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	if err != nil {
-		return err
+	if f.err != nil {
+		return f.err
 	}
-	r.pos = r.pos.Max(pos)
-	for i, p := range batch {
+	r.pos = r.pos.Max(f.pos)
+	for i, p := range f.batch {
 		switch {
-		case errors.Is(errs[i], account.ErrExternalIDMoved):
+		case errors.Is(f.errs[i], account.ErrExternalIDMoved):
 			if err := r.one(p.line); err != nil { // find it again
 				return err
 			}
-		case errs[i] != nil:
-			r.fail(p.line.n, translate(errs[i]))
+		case f.errs[i] != nil:
+			r.fail(p.line.n, translate(f.errs[i]))
 		default:
-			r.count(outcomes[i])
+			r.count(f.outcomes[i])
 		}
 	}
 	return nil
