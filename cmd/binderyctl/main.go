@@ -30,6 +30,7 @@ var commands = []command{
 	{"audit replay", "rebuild every view from the streams and compare with the live server's", auditReplay},
 	{"events tail", "print live events, one line each (filter by subject, type, aggregate)", eventsTail},
 	{"bench login", "load-test returning-user mini-program logins; compare with raw JetStream publishes", benchLogin},
+	{"sync accounts", "stream an NDJSON file of accounts to the sync API, with a progress bar", syncAccounts},
 }
 
 // cli is what every command shares: where it writes and what the
