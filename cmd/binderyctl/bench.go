@@ -103,17 +103,19 @@ type benchResult struct {
 	// WeChatPerUserMinute is the code2session calls per user per minute
 	// the timed phase made (wxsim refuses more than 100).
 	WeChatPerUserMinute float64 `json:"wechat_calls_per_user_minute"`
-	// ServerCPU is the CPU the server process used in the timed phase
-	// (process_cpu_seconds_total of its /metrics): in cores, and per login.
-	// Unlike the rate, it barely changes with other load on the machine.
+	// ServerCores and ServerCPUPerLogin are the CPU the server process
+	// used in the timed phase (process_cpu_seconds_total of its /metrics),
+	// in cores and per login; the latter varies less than the rate when
+	// other work shares the machine.
 	ServerCores       float64 `json:"server_cores,omitempty"`
 	ServerCPUPerLogin float64 `json:"server_cpu_ms_per_login,omitempty"`
 	// ClientCores is what this process (the load generator) used.
 	ClientCores  float64     `json:"client_cores"`
 	Raw          *rawResult  `json:"raw,omitempty"`
 	Ratio        float64     `json:"ratio,omitempty"`
-	Hints        []string    `json:"benchHints,omitempty"`
-	errorDetails benchSample // one detail per error key, for benchHints
+	RawError     string      `json:"raw_error,omitempty"`
+	Hints        []string    `json:"hints,omitempty"`
+	errorDetails benchSample // one detail per error key, for the hints
 }
 
 // benchSample keeps the first problem detail seen for each error key.
@@ -208,7 +210,10 @@ func benchLogin(ctx context.Context, c *cli, args []string) int {
 	} else {
 		res.print(c.stdout)
 	}
-	if len(res.Errors) > 0 {
+	switch {
+	case res.RawError != "":
+		return exitProblem
+	case len(res.Errors) > 0:
 		return exitFailed
 	}
 	return exitOK
@@ -726,13 +731,19 @@ func runBench(ctx context.Context, c *cli, cfg benchConfig) (*benchResult, error
 	}
 
 	if cfg.rawFor > 0 {
+		// A failure here keeps the login figures: they took the longest.
 		raw, err := rawPublish(ctx, c, cfg)
-		if err != nil {
-			return nil, fmt.Errorf("raw publish measurement: %w", err)
-		}
-		res.Raw = raw
-		if raw.PerSecond > 0 {
-			res.Ratio = math.Round(res.PerSecond/raw.PerSecond*1000) / 1000
+		switch {
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case err != nil:
+			res.RawError = err.Error()
+			res.Hints = append(res.Hints, fmt.Sprintf("no raw publish rate: %v (is --nats the server's NATS, BINDERY_NATS_LISTEN? --raw-duration 0 skips it)", err))
+		default:
+			res.Raw = raw
+			if raw.PerSecond > 0 {
+				res.Ratio = math.Round(res.PerSecond/raw.PerSecond*1000) / 1000
+			}
 		}
 	}
 	return res, nil

@@ -127,6 +127,12 @@ func TestBenchLogin(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
 	}
+
+	// Without NATS the login figures still come out, with a note and exit 2.
+	code, out, errOut = ctl(t, vars, "bench", "login", "--app", res.App, "--users", "2", "--concurrency", "1", "--duration", "200ms", "--warmup", "0", "--nats", "nats://127.0.0.1:1")
+	if code != exitProblem || !strings.Contains(out, "logins ") || !strings.Contains(out, "no raw publish rate") || strings.Contains(out, "  ratio ") {
+		t.Fatalf("bench login without NATS: exit %d\n%s\n%s", code, out, errOut)
+	}
 }
 
 // A server that still limits per IP is named as the cause, before any
