@@ -42,6 +42,11 @@ func (s *Server) syncAccounts(c echo.Context) error {
 	// read as fast as its records are stored, so lift the deadline.
 	_ = http.NewResponseController(c.Response()).SetReadDeadline(time.Time{})
 	report, pos, err := s.Sync.Run(ctx, s.adminMeta(c), a, c.Request().Body)
+	if err != nil && ctx.Err() != nil {
+		// The client went away: nobody reads this answer, and it is no
+		// internal error either.
+		return domain.New(domain.KindValidation, "incomplete_body", "the request ended before the sync did")
+	}
 	if err != nil {
 		return err
 	}

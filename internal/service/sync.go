@@ -73,9 +73,9 @@ type SyncFailure struct {
 // stays, and running the same file again is safe (upserts are idempotent).
 func (s *Sync) Run(ctx context.Context, meta events.Meta, a projections.App, body io.Reader) (SyncReport, events.Position, error) {
 	r := &syncRun{Sync: s, ctx: ctx, meta: meta, fields: newFieldMap(a.FieldMapping), report: SyncReport{Failed: []SyncFailure{}}}
-	r.batch = cmp(s.Batch, DefaultSyncBatch)
-	maxLine := cmp(s.MaxLine, DefaultSyncMaxLine)
-	maxBytes := cmp(s.MaxBytes, DefaultSyncMaxBytes)
+	r.batch = orDefault(s.Batch, DefaultSyncBatch)
+	maxLine := orDefault(s.MaxLine, DefaultSyncMaxLine)
+	maxBytes := orDefault(s.MaxBytes, DefaultSyncMaxBytes)
 	start := s.now()
 	err := r.read(body, maxLine, maxBytes)
 	if err == nil {
@@ -95,7 +95,8 @@ func (s *Sync) Run(ctx context.Context, meta events.Meta, a projections.App, bod
 	return r.report, r.pos, nil
 }
 
-func cmp[T int | int64](v, def T) T {
+// orDefault is v, or def when v is not set.
+func orDefault[T int | int64](v, def T) T {
 	if v <= 0 {
 		return def
 	}
@@ -132,7 +133,7 @@ type syncRun struct {
 }
 
 func (r *syncRun) fail(line int, err error) {
-	if len(r.report.Failed) >= cmp(r.MaxFailures, DefaultSyncMaxFailures) {
+	if len(r.report.Failed) >= orDefault(r.MaxFailures, DefaultSyncMaxFailures) {
 		r.report.FailedOmitted++
 		return
 	}
