@@ -366,21 +366,37 @@ func (s *Store) withTimeout(ctx context.Context) (context.Context, context.Cance
 	return context.WithTimeout(ctx, s.cfg.Timeout)
 }
 
-// Load implements events.Store: it walks the aggregate's subjects with
-// next-by-subject gets, so it reads only that aggregate's messages.
+// Load implements events.Store. It first asks for the aggregate's last
+// event (the server finds it through its subject index), then walks the
+// aggregate's subjects with next-by-subject gets up to that event. It never
+// asks for "the next one after the last": on a stream with many subjects the
+// server answers that final, empty probe by scanning every later block.
 func (s *Store) Load(ctx context.Context, agg events.Aggregate, after uint64) ([]events.Record, error) {
 	kind := events.StreamOf(agg.Type)
 	st := s.stream(kind)
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
+	last, err := st.GetLastMsgForSubject(ctx, agg.Filter())
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: load %s: %w", agg, err)
+	}
+	if last.Sequence <= after {
+		return nil, nil
+	}
 	var out []events.Record
-	for seq := after + 1; ; {
-		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(agg.Filter()))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("jetstream: load %s: %w", agg, err)
+	for seq := after + 1; seq <= last.Sequence; {
+		m := last
+		if seq < last.Sequence {
+			m, err = st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(agg.Filter()))
+			if errors.Is(err, jetstream.ErrMsgNotFound) {
+				return out, nil // aged out of the auth log meanwhile
+			}
+			if err != nil {
+				return nil, fmt.Errorf("jetstream: load %s: %w", agg, err)
+			}
 		}
 		rec, err := events.DecodeRecord(s.reg, kind, m.Sequence, m.Subject, m.Data)
 		if err != nil {
@@ -389,6 +405,7 @@ func (s *Store) Load(ctx context.Context, agg events.Aggregate, after uint64) ([
 		out = append(out, rec)
 		seq = m.Sequence + 1
 	}
+	return out, nil
 }
 
 // Head implements events.Store.
