@@ -34,13 +34,16 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# free_port prints a loopback port nobody listens on.
-free_port() {
+# pick_port NAME sets the variable NAME to a loopback port nobody listens
+# on and that was not picked before.
+taken=" "
+pick_port() {
 	local port
 	for _ in $(seq 1 100); do
 		port=$((20000 + RANDOM % 20000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			echo "$port"
+		if [[ "$taken" != *" $port "* ]] && ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			taken+="$port "
+			printf -v "$1" '%s' "$port"
 			return
 		fi
 	done
@@ -69,9 +72,9 @@ wait_for() {
 echo "bench-login: building" >&2
 $GO build -o "$work/bin/" ./cmd/bindery ./cmd/wxsim ./cmd/binderyctl
 
-http_port=$(free_port)
-sim_port=$(free_port)
-nats_port=$(free_port)
+pick_port http_port
+pick_port sim_port
+pick_port nats_port
 token=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
 master=$(head -c 32 /dev/urandom | base64)
 
