@@ -81,3 +81,26 @@ func TestCall(t *testing.T) {
 		}
 	}
 }
+
+// A customer API that does not answer in time is unavailable: the call
+// returns within the timeout instead of hanging the login.
+func TestCallTimeout(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	c := New(nil, 200*time.Millisecond)
+	start := time.Now()
+	_, err := c.Password(context.Background(), srv.URL, "k", "u", "p")
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("hanging API: %v, want ErrUnavailable", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("the call took %s; the timeout is 200ms", d)
+	}
+}
