@@ -18,6 +18,9 @@ type Store interface {
 	Append(ctx context.Context, meta Meta, changes ...Change) ([]Record, error)
 	// Load returns the aggregate's events stored after sequence after.
 	Load(ctx context.Context, agg Aggregate, after uint64) ([]Record, error)
+	// Version is the sequence of the aggregate's last event (0: none yet),
+	// read from the store, not from a cache.
+	Version(ctx context.Context, agg Aggregate) (uint64, error)
 	// Owner says who holds a unique value now ("" when nobody).
 	Owner(ctx context.Context, kind, value string) (string, error)
 	// Head is the last sequence of each stream.

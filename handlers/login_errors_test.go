@@ -26,9 +26,16 @@ func TestLoginErrors(t *testing.T) {
 		e.post("/v1/bind/password", map[string]any{"bind_ticket": out["bind_ticket"], "username": "rita", "password": "rita-password-1"}, 200, "")
 		code := e.code(shop, user)
 		e.post("/v1/apps/shop/login/code", map[string]any{"code": code}, 200, "")
-		// WeChat refuses the second exchange (40163) ...
-		e.post("/v1/apps/shop/login/code", map[string]any{"code": code}, 400, "code_used")
-		// ... and so does Bindery when WeChat would not: the code's login
+		// Bindery refuses a code it has seen without sending it to WeChat
+		// again (WECHAT.md: never retry a code) ...
+		calls := e.c2s.Load()
+		for i := 0; i < 3; i++ {
+			e.post("/v1/apps/shop/login/code", map[string]any{"code": code}, 400, "code_used")
+		}
+		if n := e.c2s.Load() - calls; n != 0 {
+			t.Fatalf("a replayed code reached WeChat %d times", n)
+		}
+		// ... and the store would refuse it anyway: the code's login
 		// aggregate exists, so appending it again is a conflict.
 		ev := events.LoginSucceeded{App: "shop", AccountID: acc, Method: "code"}
 		_, err := e.App.Store.Append(context.Background(), events.Meta{Actor: "test"},

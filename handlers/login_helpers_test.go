@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,6 +35,8 @@ type loginEnv struct {
 	// on the wire), for the secret scan.
 	mu          sync.Mutex
 	sessionKeys []string
+	// c2s counts the code2session calls that reached wxsim.
+	c2s atomic.Int64
 }
 
 // fakeClock is wall time plus an offset a test moves forward; wxsim and
@@ -112,6 +115,7 @@ func startLogin(t testing.TB) *loginEnv {
 			sim.ServeHTTP(w, r)
 			return
 		}
+		e.c2s.Add(1)
 		rec := httptest.NewRecorder()
 		sim.ServeHTTP(rec, r)
 		var ans struct {

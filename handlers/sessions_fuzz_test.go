@@ -26,8 +26,9 @@ func (emptyStore) Append(context.Context, events.Meta, ...events.Change) ([]even
 func (emptyStore) Load(context.Context, events.Aggregate, uint64) ([]events.Record, error) {
 	return nil, nil
 }
-func (emptyStore) Owner(context.Context, string, string) (string, error) { return "", nil }
-func (emptyStore) Head(context.Context) (events.Position, error)         { return events.Position{}, nil }
+func (emptyStore) Owner(context.Context, string, string) (string, error)     { return "", nil }
+func (emptyStore) Version(context.Context, events.Aggregate) (uint64, error) { return 0, nil }
+func (emptyStore) Head(context.Context) (events.Position, error)             { return events.Position{}, nil }
 
 // FuzzSessionEndpoints: whatever arrives at the token endpoints answers a
 // 4xx, never a panic or a 500.

@@ -408,6 +408,20 @@ func (s *Store) Load(ctx context.Context, agg events.Aggregate, after uint64) ([
 	return out, nil
 }
 
+// Version implements events.Store with one subject-index lookup.
+func (s *Store) Version(ctx context.Context, agg events.Aggregate) (uint64, error) {
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	last, err := s.stream(events.StreamOf(agg.Type)).GetLastMsgForSubject(ctx, agg.Filter())
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("jetstream: version of %s: %w", agg, err)
+	}
+	return last.Sequence, nil
+}
+
 // Head implements events.Store.
 func (s *Store) Head(ctx context.Context) (events.Position, error) {
 	ctx, cancel := s.withTimeout(ctx)

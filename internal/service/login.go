@@ -219,6 +219,9 @@ func (l *Login) WithPhone(ctx context.Context, meta events.Meta, appID, phoneCod
 		}
 	}
 	attempts := []string{AttemptID(a.ID, "phone", phoneCode)}
+	if err := l.spent(ctx, attempts[0]); err != nil {
+		return Outcome{}, events.Position{}, err
+	}
 	phone, err := l.phoneNumber(ctx, a, phoneCode)
 	if err != nil {
 		l.fail(ctx, meta, attempts, events.LoginFailed{App: a.ID, Method: login.MethodPhone, Reason: codeOf(err)})
@@ -244,7 +247,24 @@ func (l *Login) credentials(a projections.App) (wechat.Credentials, error) {
 	return wechat.Credentials{AppID: a.WeChatAppID, Secret: string(secret)}, nil
 }
 
+// spent refuses a code that Bindery has seen before (WECHAT.md: never send
+// a code to WeChat twice), without asking WeChat: its login attempt
+// aggregate exists already.
+func (l *Login) spent(ctx context.Context, attempt string) error {
+	v, err := l.Store.Version(ctx, events.Aggregate{Type: LoginAggregate, ID: attempt})
+	if err != nil {
+		return err
+	}
+	if v > 0 {
+		return login.ErrCodeUsed
+	}
+	return nil
+}
+
 func (l *Login) code2Session(ctx context.Context, meta events.Meta, a projections.App, code, method string) (wechat.Session, error) {
+	if err := l.spent(ctx, AttemptID(a.ID, "code", code)); err != nil {
+		return wechat.Session{}, err
+	}
 	cred, err := l.credentials(a)
 	if err != nil {
 		return wechat.Session{}, err
