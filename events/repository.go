@@ -165,7 +165,10 @@ func (r *Repository[S]) Update(ctx context.Context, id string, meta Meta, decide
 			return Position{}, zero, err
 		}
 		if len(d.Events) == 0 && len(d.Also) == 0 {
-			return Position{}, work, nil
+			// Nothing to append: the answer still names a position, the
+			// aggregate's last event, so that a client retrying a command
+			// can read its own (earlier) write on any replica.
+			return r.versionPosition(c.version), work, nil
 		}
 		changes := append([]Change{{Aggregate: Aggregate{Type: r.typ, ID: id}, Expected: c.version, PrevHash: c.hash, Events: d.Events}}, d.Also...)
 		recs, err := r.store.Append(ctx, meta, changes...)
@@ -201,4 +204,12 @@ func (r *Repository[S]) Update(ctx context.Context, id string, meta Meta, decide
 		return PositionOf(recs), next.state.Clone(), nil
 	}
 	return Position{}, zero, ErrTooManyConflicts
+}
+
+// versionPosition is the position of the aggregate's event at seq.
+func (r *Repository[S]) versionPosition(seq uint64) Position {
+	if StreamOf(r.typ) == StreamAuthLog {
+		return Position{AuthLog: seq}
+	}
+	return Position{History: seq}
 }

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -127,7 +128,26 @@ func bind(c echo.Context, v any) error {
 			return &domain.Error{Kind: domain.KindUnsupported, Code: "unsupported_media_type", Message: "send a JSON body with Content-Type: application/json"}
 		}
 	}
-	dec := json.NewDecoder(req.Body)
+	// Every body is a JSON object: a bare null would decode into nothing.
+	body := bufio.NewReader(req.Body)
+	for {
+		b, err := body.Peek(1)
+		if err != nil {
+			if isTooLarge(err) {
+				return decodeError(err)
+			}
+			break // empty: the decoder says so
+		}
+		if b[0] == ' ' || b[0] == '\t' || b[0] == '\n' || b[0] == '\r' {
+			_, _ = body.ReadByte()
+			continue
+		}
+		if b[0] != '{' {
+			return domain.Invalid("the body must be a JSON object")
+		}
+		break
+	}
+	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)

@@ -21,6 +21,7 @@ func TestWebhookRegistration(t *testing.T) {
 	if r.Status != http.StatusCreated || r.Header.Get("Location") != "/v1/webhooks/crm" || r.Header.Get("X-Bindery-Position") == "" {
 		t.Fatalf("register: %d %v %s", r.Status, r.Header, r.Body)
 	}
+	first := r.Header.Get("X-Bindery-Position")
 	if got := string(r.Body); !strings.Contains(got, `"events":["account_created","account_updated"]`) || !strings.Contains(got, `"secret_set":true`) {
 		t.Fatalf("register answer: %s", got)
 	}
@@ -35,9 +36,9 @@ func TestWebhookRegistration(t *testing.T) {
 		t.Fatalf("list: %s", l.Body)
 	}
 
-	// The same PUT again changes nothing: no event, so no position.
+	// The same PUT again changes nothing: no event, the same position.
 	r = env.Admin("PUT", "/v1/webhooks/crm", body)
-	if r.Status != http.StatusOK || r.Header.Get("X-Bindery-Position") != "" {
+	if r.Status != http.StatusOK || r.Header.Get("X-Bindery-Position") != first {
 		t.Fatalf("repeated PUT: %d %v", r.Status, r.Header)
 	}
 	// A new URL without the secret keeps the secret.

@@ -46,6 +46,10 @@ func (s *Accounts) Create(ctx context.Context, meta events.Meta, in CreateAccoun
 	if err != nil {
 		return "", events.Position{}, err
 	}
+	if p.Username == "" && p.Phone == "" && p.Email == "" && p.ExternalID == "" && p.DisplayName == "" {
+		// An account nobody can find or recognise is a mistake, not a record.
+		return "", events.Position{}, domain.Invalid("an account needs at least one of username, phone, email, external_id or display_name")
+	}
 	sealed, err := s.sealPassword(in.Password)
 	if err != nil {
 		return "", events.Position{}, err

@@ -130,16 +130,17 @@ func TestGrantSeesOtherReplicasWrites(t *testing.T) {
 	if _, _, err := accounts.Create(ctx, meta(), service.CreateAccount{Profile: account.Profile{DisplayName: "A"}}); err != nil {
 		t.Fatal(err)
 	}
-	created, pos, err := r1.Grant(ctx, meta(), acc, role.Grant{Role: "viewer", Org: "hq"})
-	if err != nil || !created || pos.IsZero() {
-		t.Fatalf("grant: %v %v %v", created, pos, err)
+	created, granted, err := r1.Grant(ctx, meta(), acc, role.Grant{Role: "viewer", Org: "hq"})
+	if err != nil || !created || granted.IsZero() {
+		t.Fatalf("grant: %v %v %v", created, granted, err)
 	}
 	if added, _, err := r1.AddMember(ctx, meta(), "hq", acc); err != nil || !added {
 		t.Fatalf("member: %v %v", added, err)
 	}
-	// Idempotent: the same grant again appends nothing.
-	created, pos, err = r2.Grant(ctx, meta(), acc, role.Grant{Role: "viewer", Org: "hq"})
-	if err != nil || created || !pos.IsZero() {
+	// Idempotent: the same grant again appends nothing, and names the
+	// account's last event (the grant) as its position.
+	created, pos, err := r2.Grant(ctx, meta(), acc, role.Grant{Role: "viewer", Org: "hq"})
+	if err != nil || created || pos != granted {
 		t.Fatalf("grant again: %v %v %v", created, pos, err)
 	}
 	// The account aggregate carries the grant, after the account's own events.
