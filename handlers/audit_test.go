@@ -188,7 +188,7 @@ func TestAuditEventsBadInput(t *testing.T) {
 	for _, q := range []string{
 		"limit=0", "limit=10001", "limit=x", "after=nope", "after=h1", "since=yesterday", "until=2026-13-01T00:00:00Z",
 		"since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z", "aggregate=a.b", "aggregate=account/x*y", "aggregate=account/a.b",
-		"type=Account_Created", "type=bindery.x.v0", "type=a>", "account=x.y", "colour=red",
+		"type=Account_Created", "type=bindery.x.v0", "type=a>", "type=nonsense", "type=bindery.nonsense.v1", "account=x.y", "colour=red",
 	} {
 		r := env.Admin("GET", "/v1/audit/events?"+q, nil)
 		var p struct{ Code string }

@@ -82,6 +82,9 @@ func ParseFilter(q url.Values, defaultLimit int) (Filter, error) {
 		default:
 			return Filter{}, domain.Invalid("type: use an event name (account_created) or a CloudEvents type (bindery.account_created.v1)")
 		}
+		if !knownEvent(f.Event) {
+			return Filter{}, domain.Invalid("type: %q is not a Bindery event (see docs/events.md)", v)
+		}
 	}
 	if v := q.Get("account"); v != "" {
 		if !tokenPattern.MatchString(v) {
@@ -397,4 +400,15 @@ func SubjectsCollide(a, b string) bool {
 			return false
 		}
 	}
+}
+
+// knownEvent reports whether name is the short name of a catalogue event.
+func knownEvent(name string) bool {
+	prefix := "bindery." + name + ".v"
+	for _, t := range events.Catalogue().Names() {
+		if strings.HasPrefix(t, prefix) {
+			return true
+		}
+	}
+	return false
 }
