@@ -161,6 +161,18 @@ func bind(c echo.Context, v any) error {
 	return nil
 }
 
+// noBody accepts an empty body or an empty JSON object, for commands that
+// take no input; anything else is a validation_failed like any bad body.
+func noBody(c echo.Context) error {
+	r := bufio.NewReader(c.Request().Body)
+	if _, err := r.Peek(1); errors.Is(err, io.EOF) {
+		return nil
+	}
+	c.Request().Body = io.NopCloser(r)
+	var none struct{}
+	return bind(c, &none)
+}
+
 func isTooLarge(err error) bool {
 	var mbe *http.MaxBytesError
 	return errors.As(err, &mbe)

@@ -50,6 +50,9 @@ func (s *Server) clientIP(c echo.Context) string {
 // ignored. The answer holds the poll token, shown only here.
 func (s *Server) startQR(c echo.Context) error {
 	noStore(c)
+	if err := noBody(c); err != nil {
+		return err
+	}
 	out, pos, err := s.QR.Start(c.Request().Context(), s.meta(c, ""), c.Param("app"), s.clientIP(c), c.Request().UserAgent())
 	if err != nil {
 		return err
@@ -183,6 +186,9 @@ func (s *Server) userStep(c echo.Context, step func(meta events.Meta, id string,
 	u := currentUser(c)
 	if u.AccountID == "" {
 		return domain.New(domain.KindUnauthorized, "unauthorized", "an id_token is required as bearer token")
+	}
+	if err := noBody(c); err != nil {
+		return err
 	}
 	out, pos, err := step(s.meta(c, u.AccountID), c.Param("id"), u)
 	if err != nil {

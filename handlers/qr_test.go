@@ -328,10 +328,20 @@ func TestQRCancelAndBadInput(t *testing.T) {
 	} {
 		qrProblem(t, tt.what, env.Do(tt.method, tt.path, nil, "X-Poll-Token", q.PollToken), tt.status, tt.code)
 	}
-	// A body on the step routes is ignored, not a 500.
+	// The QR commands take no input: no body or {} is fine, anything else
+	// is a validation problem (not silently ignored, not a 500).
 	q2 := env.start()
-	if r := env.Do("POST", "/v1/qr/"+q2.QRID+"/scan", "{not json", "Authorization", "Bearer "+aliceTok); r.Status != 200 {
+	if r := env.Do("POST", "/v1/qr/"+q2.QRID+"/scan", "{not json", "Authorization", "Bearer "+aliceTok); r.Status != 400 {
 		t.Fatalf("scan with a junk body: %d %s", r.Status, r.Body)
+	}
+	if r := env.Do("POST", "/v1/apps/"+qrApp+"/qr", `{"bogus":1}`); r.Status != 400 {
+		t.Fatalf("start with an unknown field: %d %s", r.Status, r.Body)
+	}
+	if r := env.Do("POST", "/v1/apps/"+qrApp+"/qr", `{}`); r.Status != 201 {
+		t.Fatalf("start with {}: %d %s", r.Status, r.Body)
+	}
+	if r := env.Do("POST", "/v1/qr/"+q2.QRID+"/scan", `{}`, "Authorization", "Bearer "+aliceTok); r.Status != 200 {
+		t.Fatalf("scan with {}: %d %s", r.Status, r.Body)
 	}
 }
 
