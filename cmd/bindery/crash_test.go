@@ -103,6 +103,7 @@ func TestSIGKILLKeepsAcknowledgedAccounts(t *testing.T) {
 
 	var mu sync.Mutex
 	acked := map[string]string{} // username -> id
+	tried := map[string]bool{}   // every username a create was sent for
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	for w := 0; w < 4; w++ {
@@ -116,6 +117,9 @@ func TestSIGKILLKeepsAcknowledgedAccounts(t *testing.T) {
 				default:
 				}
 				name := fmt.Sprintf("user%d-%d", w, i)
+				mu.Lock()
+				tried[name] = true
+				mu.Unlock()
 				status, m, err := call("POST", "http://"+addr+"/v1/accounts", fmt.Sprintf(`{"username":%q,"phone":"+86138%04d%04d"}`, name, w, i))
 				if err != nil {
 					return // the process died under us: unacknowledged
@@ -170,7 +174,26 @@ func TestSIGKILLKeepsAcknowledgedAccounts(t *testing.T) {
 			t.Fatalf("account %s lost: %d", name, status)
 		}
 	}
-	t.Logf("%d acknowledged accounts all present after SIGKILL and restart", len(acked))
+	// No half-state: a create that was in flight when the process died
+	// either happened whole (the account exists and holds the name) or not
+	// at all (the name is free) — never a claim without its account.
+	inFlight := 0
+	for name := range tried {
+		if _, ok := acked[name]; ok {
+			continue
+		}
+		inFlight++
+		status, m, _ := call("GET", "http://"+addr+"/v1/accounts?username="+name, "")
+		found := status == 200 && strings.Contains(fmt.Sprint(m), name)
+		status, m, _ = call("POST", "http://"+addr+"/v1/accounts", fmt.Sprintf(`{"username":%q}`, name))
+		switch {
+		case found && (status != 409 || m["code"] != "username_taken"):
+			t.Fatalf("%s exists but can be claimed again: %d %v", name, status, m)
+		case !found && status != 201:
+			t.Fatalf("%s: no account, yet the name is not free (a claim without its event): %d %v", name, status, m)
+		}
+	}
+	t.Logf("%d acknowledged accounts all present after SIGKILL and restart; %d creates in flight left no half-state", len(acked), inFlight)
 }
 
 // A bad setting stops start-up with one line naming it.
