@@ -41,7 +41,7 @@ test('scan a plain-link QR code, log in on the way, see the PC, confirm', { skip
   assert.equal(auth.data.requester.ip, '127.0.0.1');
   assert.equal(auth.data.requester.browser, 'Chrome on Windows');
   assert.equal(auth.data.requester.ago, 'just now');
-  assert.equal((await poll(pc)).body.state, 'SCANNED');
+  assert.equal((await poll(pc, 5, 'PENDING')).body.state, 'SCANNED');
 
   await auth.confirm();
   assert.equal(auth.data.state, 'confirmed', auth.data.error);
@@ -82,7 +82,7 @@ test('cancel on the phone: the PC is not logged in; the code cannot be reused', 
   assert.equal(auth.data.requester.browser, 'Firefox on Linux');
   await auth.cancel();
   assert.equal(auth.data.state, 'cancelled');
-  assert.equal((await poll(pc)).body.state, 'CANCELLED');
+  assert.equal((await poll(pc, 5, 'SCANNED')).body.state, 'CANCELLED');
 
   // Scanning it again is refused with a message for people.
   const later = mount(authPage({ wx, services }));

@@ -43,9 +43,15 @@ function startPCLogin(userAgent) {
   });
 }
 
-/** poll is the PC's GET /v1/qr/{id} with its poll token. */
-async function poll(qr, wait) {
-  const res = await fetch(`${env.bindery}/v1/qr/${qr.qr_id}?wait=${wait || 0}`, { headers: { 'X-Poll-Token': qr.poll_token } });
+/**
+ * poll is the PC's GET /v1/qr/{id} with its poll token. With `state` (the
+ * state the PC shows) it long-polls until the state differs from it, as a
+ * PC page does: a poll right after a phone's step may otherwise still see
+ * the state before it (the views follow the stream).
+ */
+async function poll(qr, wait, state) {
+  const q = `wait=${wait || 0}` + (state ? `&state=${state}` : '');
+  const res = await fetch(`${env.bindery}/v1/qr/${qr.qr_id}?${q}`, { headers: { 'X-Poll-Token': qr.poll_token } });
   return { status: res.status, body: await res.json() };
 }
 
