@@ -113,11 +113,7 @@ func (r *Repository[S]) UpdateMany(ctx context.Context, meta Meta, items []Item[
 			continue
 		}
 		next := &cached[S]{id: it.ID, state: p.c.state.Clone(), version: p.c.version, hash: p.c.hash}
-		for _, rec := range recs[k : k+p.own] {
-			next.state.Apply(rec)
-			next.version = rec.Sequence
-			next.hash = rec.Hash()
-		}
+		next.fold(recs[k : k+p.own])
 		r.put(next)
 		k += p.total
 	}

@@ -61,11 +61,7 @@ func (r *Repository[S]) refreshFrom(id string, recs []Record) S {
 	r.mu.Unlock()
 	if c == nil || c.version < last {
 		c = &cached[S]{id: id, state: r.newState(id)}
-		for _, rec := range recs {
-			c.state.Apply(rec)
-			c.version = rec.Sequence
-			c.hash = rec.Hash()
-		}
+		c.fold(recs)
 		r.put(c)
 	}
 	return c.state.Clone()

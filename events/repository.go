@@ -39,11 +39,22 @@ type Repository[S State[S]] struct {
 	max   int
 }
 
-type cached[S any] struct {
+type cached[S State[S]] struct {
 	id      string
 	state   S
 	version uint64
 	hash    string
+}
+
+// fold applies records in order; version and hash follow the last one (the
+// hash is only needed of the event the next append links to).
+func (c *cached[S]) fold(recs []Record) {
+	for _, rec := range recs {
+		c.state.Apply(rec)
+	}
+	if n := len(recs); n > 0 {
+		c.version, c.hash = recs[n-1].Sequence, recs[n-1].Hash()
+	}
 }
 
 // NewRepository returns a repository for aggregates of type typ.
@@ -61,7 +72,7 @@ func NewRepository[S State[S]](store Store, typ string, newState func(id string)
 var ErrTooManyConflicts = errors.New("events: too many concurrent modifications")
 
 func (r *Repository[S]) lock(id string) *sync.Mutex {
-	return &r.locks[maphash.String(r.seed, id)%uint64(len(r.locks))]
+	return &r.locks[r.stripe(id)]
 }
 
 // Get returns a copy of the aggregate's current state and its version (the
@@ -101,11 +112,7 @@ func (r *Repository[S]) load(ctx context.Context, id string, fresh bool) (*cache
 	if err != nil {
 		return nil, err
 	}
-	for _, rec := range recs {
-		c.state.Apply(rec)
-		c.version = rec.Sequence
-		c.hash = rec.Hash()
-	}
+	c.fold(recs)
 	r.put(c)
 	return c, nil
 }
@@ -195,11 +202,7 @@ func (r *Repository[S]) Update(ctx context.Context, id string, meta Meta, decide
 			return Position{}, zero, err
 		}
 		next := &cached[S]{id: id, state: c.state.Clone(), version: c.version, hash: c.hash}
-		for _, rec := range recs[:len(d.Events)] {
-			next.state.Apply(rec)
-			next.version = rec.Sequence
-			next.hash = rec.Hash()
-		}
+		next.fold(recs[:len(d.Events)])
 		r.put(next)
 		return PositionOf(recs), next.state.Clone(), nil
 	}

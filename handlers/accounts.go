@@ -3,7 +3,6 @@ package handlers
 import (
 	"net/http"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"github.com/bindery/bindery/domain"
@@ -58,8 +57,7 @@ func (s *Server) createAccount(c echo.Context) error {
 // subject tokens, so nothing else may pass).
 func accountID(c echo.Context, name string) (string, error) {
 	id := c.Param(name)
-	u, err := uuid.Parse(id)
-	if err != nil || u.String() != id {
+	if !canonicalUUID(id) {
 		return "", account.ErrNotFound
 	}
 	return id, nil

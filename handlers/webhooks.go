@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"github.com/bindery/bindery/domain"
@@ -128,7 +127,7 @@ func (s *Server) redeliverWebhook(c echo.Context) error {
 		return domain.Invalid("event_ids: at most %d", webhook.MaxRedeliver)
 	}
 	for _, id := range req.EventIDs {
-		if u, err := uuid.Parse(id); err != nil || u.String() != id {
+		if !canonicalUUID(id) {
 			return domain.Invalid("event_ids: %q is not an event id (a UUID)", id)
 		}
 	}

@@ -239,9 +239,11 @@ func (s *Store) claimMessages(ctx context.Context, cs []events.Constraint, event
 	// Read every claim subject first, in as few round trips as the stream
 	// allows: a bulk append claims hundreds of values (claims.go).
 	var subjects []string
+	subjectOf := make([]string, len(ordered))
 	for i, c := range ordered {
 		if present[i] {
-			subjects = append(subjects, ClaimSubject(c.Kind, c.Value))
+			subjectOf[i] = ClaimSubject(c.Kind, c.Value)
+			subjects = append(subjects, subjectOf[i])
 		}
 	}
 	states, err := s.claimStates(ctx, subjects)
@@ -253,7 +255,7 @@ func (s *Store) claimMessages(ctx context.Context, cs []events.Constraint, event
 		if !present[i] {
 			continue
 		}
-		subj := ClaimSubject(c.Kind, c.Value)
+		subj := subjectOf[i]
 		owner, seq := states[subj].owner, states[subj].seq
 		rec := claimRecord{Kind: c.Kind, Event: eventIDs[c.Kind+"\x00"+c.Value]}
 		switch {

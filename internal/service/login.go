@@ -166,8 +166,7 @@ func (l *Login) WithRoutedCode(ctx context.Context, meta events.Meta, routed str
 // WithCode logs in with a wx.login code (apps of kind wechat) or a code
 // minted by the host app (kind host).
 func (l *Login) WithCode(ctx context.Context, meta events.Meta, appID, code string) (Outcome, events.Position, error) {
-	meta = l.stamp(meta)
-	l.init()
+	meta = l.stamp(meta) // stamp runs init
 	a, err := l.Apps.Get(ctx, appID)
 	if err != nil {
 		return Outcome{}, events.Position{}, err
@@ -201,8 +200,7 @@ func (l *Login) WithCode(ctx context.Context, meta events.Meta, appID, code stri
 // wx.login code, so that the match rules see the phone and the
 // openid/unionid together.
 func (l *Login) WithPhone(ctx context.Context, meta events.Meta, appID, phoneCode, loginCode string) (Outcome, events.Position, error) {
-	meta = l.stamp(meta)
-	l.init()
+	meta = l.stamp(meta) // stamp runs init
 	a, err := l.Apps.Get(ctx, appID)
 	if err != nil {
 		return Outcome{}, events.Position{}, err
@@ -262,7 +260,8 @@ func (l *Login) spent(ctx context.Context, attempt string) error {
 }
 
 func (l *Login) code2Session(ctx context.Context, meta events.Meta, a projections.App, code, method string) (wechat.Session, error) {
-	if err := l.spent(ctx, AttemptID(a.ID, "code", code)); err != nil {
+	attempt := AttemptID(a.ID, "code", code)
+	if err := l.spent(ctx, attempt); err != nil {
 		return wechat.Session{}, err
 	}
 	cred, err := l.credentials(a)
@@ -272,7 +271,7 @@ func (l *Login) code2Session(ctx context.Context, meta events.Meta, a projection
 	sess, err := l.WeChat.Code2Session(ctx, cred, code)
 	if err != nil {
 		e := l.wechatError(a.ID, err)
-		l.fail(ctx, meta, []string{AttemptID(a.ID, "code", code)}, events.LoginFailed{App: a.ID, Method: method, Reason: e.Code})
+		l.fail(ctx, meta, []string{attempt}, events.LoginFailed{App: a.ID, Method: method, Reason: e.Code})
 		return wechat.Session{}, e
 	}
 	return sess, nil
@@ -603,9 +602,7 @@ func (l *Login) openTicket(ctx context.Context, raw string) (string, *login.Tick
 		return "", nil, err
 	}
 	t := login.NewTicket(id)
-	for _, r := range recs {
-		t.Apply(r)
-	}
+	loaded{recs: recs}.fold(t)
 	if err := t.Check(l.Now()); err != nil {
 		return "", nil, err
 	}
@@ -906,8 +903,7 @@ func newOTP() string {
 // address; it answers how long the code lives. At most one send per 60 s
 // and five an hour, per ticket and per address.
 func (l *Login) SendOTP(ctx context.Context, meta events.Meta, rawTicket, channel, to string) (int, events.Position, error) {
-	meta = l.stamp(meta)
-	l.init()
+	meta = l.stamp(meta) // stamp runs init
 	id, err := ticketID(rawTicket)
 	if err != nil {
 		return 0, events.Position{}, err
@@ -957,8 +953,7 @@ func (l *Login) SendOTP(ctx context.Context, meta events.Meta, rawTicket, channe
 // (or registers) the account of that address. Five wrong entries use the
 // code up; each also counts against the ticket.
 func (l *Login) VerifyOTP(ctx context.Context, meta events.Meta, rawTicket, to, otp string) (Outcome, events.Position, error) {
-	meta = l.stamp(meta)
-	l.init()
+	meta = l.stamp(meta) // stamp runs init
 	id, err := ticketID(rawTicket)
 	if err != nil {
 		return Outcome{}, events.Position{}, err
