@@ -79,10 +79,15 @@ func required(field, v string) error {
 
 // outcome answers a login, bind or registration; tokens and tickets are
 // never cached.
-func outcome(c echo.Context, out service.Outcome, pos events.Position, err error) error {
+// outcome answers a login or bind, counting it by status (OK,
+// SOCIAL_BIND, USER_REGISTER) or by the problem code it failed with.
+func (s *Server) outcome(c echo.Context, out service.Outcome, pos events.Position, err error) error {
 	if err != nil {
+		de, _ := toProblem(err)
+		s.Metrics.LoginOutcomes.WithLabelValues(de.Code).Inc()
 		return err
 	}
+	s.Metrics.LoginOutcomes.WithLabelValues(out.Status).Inc()
 	noStore(c)
 	return commandJSON(c, http.StatusOK, pos, out)
 }
@@ -96,7 +101,7 @@ func (s *Server) loginCode(c echo.Context) error {
 		return err
 	}
 	out, pos, err := s.Login.WithCode(c.Request().Context(), s.meta(c, loginActor), c.Param("app"), req.Code)
-	return outcome(c, out, pos, err)
+	return s.outcome(c, out, pos, err)
 }
 
 func (s *Server) loginRoutedCode(c echo.Context) error {
@@ -108,7 +113,7 @@ func (s *Server) loginRoutedCode(c echo.Context) error {
 		return err
 	}
 	out, pos, err := s.Login.WithRoutedCode(c.Request().Context(), s.meta(c, loginActor), req.Code)
-	return outcome(c, out, pos, err)
+	return s.outcome(c, out, pos, err)
 }
 
 func (s *Server) loginPhone(c echo.Context) error {
@@ -120,7 +125,7 @@ func (s *Server) loginPhone(c echo.Context) error {
 		return err
 	}
 	out, pos, err := s.Login.WithPhone(c.Request().Context(), s.meta(c, loginActor), c.Param("app"), req.Code, req.LoginCode)
-	return outcome(c, out, pos, err)
+	return s.outcome(c, out, pos, err)
 }
 
 func (s *Server) bindPhone(c echo.Context) error {
@@ -135,7 +140,7 @@ func (s *Server) bindPhone(c echo.Context) error {
 		return err
 	}
 	out, pos, err := s.Login.BindPhone(c.Request().Context(), s.meta(c, loginActor), req.BindTicket, req.PhoneCode)
-	return outcome(c, out, pos, err)
+	return s.outcome(c, out, pos, err)
 }
 
 func (s *Server) sendOTP(c echo.Context) error {
@@ -166,7 +171,7 @@ func (s *Server) verifyOTP(c echo.Context) error {
 		}
 	}
 	out, pos, err := s.Login.VerifyOTP(c.Request().Context(), s.meta(c, loginActor), req.BindTicket, req.To, req.OTP)
-	return outcome(c, out, pos, err)
+	return s.outcome(c, out, pos, err)
 }
 
 func (s *Server) bindPassword(c echo.Context) error {
@@ -180,7 +185,7 @@ func (s *Server) bindPassword(c echo.Context) error {
 		}
 	}
 	out, pos, err := s.Login.BindPassword(c.Request().Context(), s.meta(c, loginActor), req.BindTicket, req.Username, req.Password)
-	return outcome(c, out, pos, err)
+	return s.outcome(c, out, pos, err)
 }
 
 func (s *Server) register(c echo.Context) error {
@@ -192,7 +197,7 @@ func (s *Server) register(c echo.Context) error {
 		return err
 	}
 	out, pos, err := s.Login.Register(c.Request().Context(), s.meta(c, loginActor), req.BindTicket, req.DisplayName, req.AvatarURL)
-	return outcome(c, out, pos, err)
+	return s.outcome(c, out, pos, err)
 }
 
 func (s *Server) unbind(c echo.Context) error {

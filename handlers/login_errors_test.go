@@ -35,6 +35,13 @@ func TestLoginErrors(t *testing.T) {
 		if n := e.c2s.Load() - calls; n != 0 {
 			t.Fatalf("a replayed code reached WeChat %d times", n)
 		}
+		// Outcomes are counted by status and by problem code.
+		m := string(e.Do("GET", "/metrics", nil).Body)
+		for _, want := range []string{`bindery_login_outcomes_total{status="OK"}`, `bindery_login_outcomes_total{status="code_used"} 3`} {
+			if !strings.Contains(m, want) {
+				t.Fatalf("metrics lack %s", want)
+			}
+		}
 		// ... and the store would refuse it anyway: the code's login
 		// aggregate exists, so appending it again is a conflict.
 		ev := events.LoginSucceeded{App: "shop", AccountID: acc, Method: "code"}
