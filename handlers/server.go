@@ -177,12 +177,13 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// waitForPosition makes a GET answer only once the views have reached the
-// position the client names (?min_position= or the X-Bindery-Position
-// header), so it reads its own writes on any replica.
+// waitForPosition makes a request answer only once the views have reached
+// the position the client names (?min_position= or the X-Bindery-Position
+// header), so it reads its own writes on any replica. Commands wait too:
+// several decide on views (a QR login reads its app's settings).
 func (s *Server) waitForPosition(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if c.Request().Method != http.MethodGet || s.Engine == nil {
+		if s.Engine == nil {
 			return next(c)
 		}
 		tok := c.QueryParam("min_position")
