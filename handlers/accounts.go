@@ -8,7 +8,7 @@ import (
 	"github.com/bindery/bindery/domain"
 	"github.com/bindery/bindery/domain/account"
 	"github.com/bindery/bindery/events"
-	"github.com/bindery/bindery/internal/service"
+	"github.com/bindery/bindery/internal/app/service"
 )
 
 func (s *Server) accountRoutes(e *echo.Echo) {

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/bindery/bindery/internal/testenv"
+	"github.com/bindery/bindery/internal/devtools/testenv"
 )
 
 func TestAccountLifecycle(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"github.com/bindery/bindery/domain"
 	"github.com/bindery/bindery/domain/app"
 	"github.com/bindery/bindery/events"
-	"github.com/bindery/bindery/internal/service"
+	"github.com/bindery/bindery/internal/app/service"
 	"github.com/bindery/bindery/projections"
 )
 

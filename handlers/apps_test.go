@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bindery/bindery/internal/testenv"
+	"github.com/bindery/bindery/internal/devtools/testenv"
 )
 
 // Apps: strict bodies, write-only secrets, reads after writes.

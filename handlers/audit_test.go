@@ -19,7 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/bindery/bindery/events"
-	"github.com/bindery/bindery/internal/testenv"
+	"github.com/bindery/bindery/internal/devtools/testenv"
 )
 
 // auditLine is one NDJSON line of GET /v1/audit/events.

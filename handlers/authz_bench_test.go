@@ -17,10 +17,10 @@ import (
 	"github.com/bindery/bindery/domain/account"
 	"github.com/bindery/bindery/domain/role"
 	"github.com/bindery/bindery/events"
-	"github.com/bindery/bindery/internal/app"
-	"github.com/bindery/bindery/internal/config"
-	"github.com/bindery/bindery/internal/service"
-	"github.com/bindery/bindery/internal/testenv"
+	"github.com/bindery/bindery/internal/app/service"
+	"github.com/bindery/bindery/internal/devtools/testenv"
+	"github.com/bindery/bindery/internal/server"
+	"github.com/bindery/bindery/internal/server/config"
 )
 
 // BenchmarkAuthzCheckHTTP measures authorization checks over loopback HTTP
@@ -42,7 +42,7 @@ func BenchmarkAuthzCheckHTTP(b *testing.B) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler))
+	a, err := server.New(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.Fatal(err)
 	}

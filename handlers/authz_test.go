@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bindery/bindery/internal/testenv"
+	"github.com/bindery/bindery/internal/devtools/testenv"
 )
 
 // authzClient wraps the admin calls of the authz tests.

@@ -10,8 +10,8 @@ import (
 
 	"github.com/bindery/bindery/domain/login"
 	"github.com/bindery/bindery/events"
-	"github.com/bindery/bindery/internal/service"
-	"github.com/bindery/bindery/internal/testenv"
+	"github.com/bindery/bindery/internal/app/service"
+	"github.com/bindery/bindery/internal/devtools/testenv"
 )
 
 // Each error path of login and binding answers its documented problem.
@@ -245,7 +245,7 @@ func TestLoginErrors(t *testing.T) {
 }
 
 func hashOf(parts ...string) string {
-	// The same key internal/service uses for a code's login aggregate.
+	// The same key internal/app/service uses for a code's login aggregate.
 	return service.AttemptID(parts[0], parts[1], parts[2])
 }
 

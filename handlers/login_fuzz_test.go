@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bindery/bindery/internal/hostcode"
+	"github.com/bindery/bindery/internal/crypto/hostcode"
 )
 
 // FuzzDecodeLoginRequest sends arbitrary bodies to the login and bind

@@ -18,9 +18,9 @@ import (
 
 	"github.com/bindery/bindery/events"
 	bjs "github.com/bindery/bindery/events/jetstream"
-	"github.com/bindery/bindery/internal/password"
-	"github.com/bindery/bindery/internal/testenv"
-	"github.com/bindery/bindery/internal/wxsim"
+	"github.com/bindery/bindery/internal/crypto/password"
+	"github.com/bindery/bindery/internal/devtools/testenv"
+	"github.com/bindery/bindery/internal/devtools/wxsim"
 )
 
 // loginEnv is a bindery talking to a real wxsim over loopback HTTP, with an

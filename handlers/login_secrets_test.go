@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bindery/bindery/internal/hostcode"
+	"github.com/bindery/bindery/internal/crypto/hostcode"
 )
 
 // No secret the flows handled — app secrets, the verify secret, passwords,

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bindery/bindery/internal/hostcode"
+	"github.com/bindery/bindery/internal/crypto/hostcode"
 )
 
 // Every login and bind flow end to end: real HTTP, real wxsim, real store.

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bindery/bindery/internal/hostcode"
-	"github.com/bindery/bindery/internal/verify"
+	"github.com/bindery/bindery/internal/adapters/verify"
+	"github.com/bindery/bindery/internal/crypto/hostcode"
 )
 
 // Apps whose account source is "verify": password binds and host logins

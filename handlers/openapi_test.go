@@ -8,7 +8,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/bindery/bindery/docs"
-	"github.com/bindery/bindery/internal/testenv"
+	"github.com/bindery/bindery/internal/devtools/testenv"
 )
 
 // Every registered route is described in docs/openapi.yaml, and the file

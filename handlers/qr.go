@@ -12,7 +12,7 @@ import (
 	"github.com/bindery/bindery/domain"
 	"github.com/bindery/bindery/domain/qrlogin"
 	"github.com/bindery/bindery/events"
-	"github.com/bindery/bindery/internal/service"
+	"github.com/bindery/bindery/internal/app/service"
 )
 
 // PollTokenHeader carries a QR login's poll token.

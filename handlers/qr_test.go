@@ -17,10 +17,10 @@ import (
 	gozxingqr "github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/bindery/bindery/events"
-	"github.com/bindery/bindery/internal/app"
-	"github.com/bindery/bindery/internal/natstest"
-	"github.com/bindery/bindery/internal/service"
-	"github.com/bindery/bindery/internal/testenv"
+	"github.com/bindery/bindery/internal/app/service"
+	"github.com/bindery/bindery/internal/devtools/natstest"
+	"github.com/bindery/bindery/internal/devtools/testenv"
+	"github.com/bindery/bindery/internal/server"
 )
 
 const qrApp = "demo"
@@ -53,7 +53,7 @@ type qrEnv struct {
 func startQR(t *testing.T, dir string, env map[string]string) *qrEnv {
 	t.Helper()
 	clock := &qrClock{}
-	e := &qrEnv{Env: testenv.Start(t, dir, env, app.WithClock(clock.Now)), clock: clock}
+	e := &qrEnv{Env: testenv.Start(t, dir, env, server.WithClock(clock.Now)), clock: clock}
 	e.registerApp(qrApp)
 	return e
 }
@@ -526,7 +526,7 @@ func TestQRTwoReplicas(t *testing.T) {
 	// One issuer, as replicas behind one address have.
 	shared := map[string]string{"BINDERY_NATS_URL": ns.ClientURL(), "BINDERY_ISSUER": "http://bindery.test"}
 	a := startQR(t, t.TempDir(), shared)
-	b := &qrEnv{Env: testenv.Start(t, t.TempDir(), shared, app.WithClock(a.clock.Now)), clock: a.clock}
+	b := &qrEnv{Env: testenv.Start(t, t.TempDir(), shared, server.WithClock(a.clock.Now)), clock: a.clock}
 	alice, _ := a.user("Alice")
 	testenv.Eventually(t, 10*time.Second, func() bool { _, ok := b.App.Accounts.Get(alice); return ok })
 	aliceOnB := b.login(alice)

@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/bindery/bindery/internal/wxsim"
+	"github.com/bindery/bindery/internal/devtools/wxsim"
 )
 
 // An app whose QR mode is wxacode shows WeChat's mini program code (from a

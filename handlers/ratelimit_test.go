@@ -11,8 +11,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/bindery/bindery/internal/secrets"
-	"github.com/bindery/bindery/internal/tokens"
+	"github.com/bindery/bindery/internal/crypto/secrets"
+	"github.com/bindery/bindery/internal/crypto/tokens"
 )
 
 func TestClientIP(t *testing.T) {

@@ -24,10 +24,10 @@ import (
 	"github.com/bindery/bindery/docs"
 	"github.com/bindery/bindery/domain"
 	"github.com/bindery/bindery/events"
+	"github.com/bindery/bindery/internal/app/service"
 	"github.com/bindery/bindery/internal/audit"
-	"github.com/bindery/bindery/internal/metrics"
-	"github.com/bindery/bindery/internal/service"
-	"github.com/bindery/bindery/internal/tokens"
+	"github.com/bindery/bindery/internal/crypto/tokens"
+	"github.com/bindery/bindery/internal/server/metrics"
 	"github.com/bindery/bindery/projections"
 )
 

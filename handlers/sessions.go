@@ -13,7 +13,7 @@ import (
 
 	"github.com/bindery/bindery/domain"
 	"github.com/bindery/bindery/domain/account"
-	"github.com/bindery/bindery/internal/tokens"
+	"github.com/bindery/bindery/internal/crypto/tokens"
 )
 
 func (s *Server) sessionRoutes(e *echo.Echo) {

@@ -10,9 +10,9 @@ import (
 	"testing"
 
 	"github.com/bindery/bindery/events"
-	"github.com/bindery/bindery/internal/secrets"
-	"github.com/bindery/bindery/internal/service"
-	"github.com/bindery/bindery/internal/tokens"
+	"github.com/bindery/bindery/internal/app/service"
+	"github.com/bindery/bindery/internal/crypto/secrets"
+	"github.com/bindery/bindery/internal/crypto/tokens"
 	"github.com/bindery/bindery/projections"
 )
 

@@ -17,9 +17,9 @@ import (
 
 	"github.com/bindery/bindery/events"
 	bjs "github.com/bindery/bindery/events/jetstream"
-	"github.com/bindery/bindery/internal/service"
-	"github.com/bindery/bindery/internal/testenv"
-	"github.com/bindery/bindery/internal/tokens"
+	"github.com/bindery/bindery/internal/app/service"
+	"github.com/bindery/bindery/internal/crypto/tokens"
+	"github.com/bindery/bindery/internal/devtools/testenv"
 )
 
 const sessionApp = "demo"

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bindery/bindery/internal/testenv"
+	"github.com/bindery/bindery/internal/devtools/testenv"
 )
 
 // TestSyncMeasure syncs a generated file of 100k records (BINDERY_MEASURE_N

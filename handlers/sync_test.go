@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/bindery/bindery/events"
-	"github.com/bindery/bindery/internal/password"
-	"github.com/bindery/bindery/internal/testenv"
+	"github.com/bindery/bindery/internal/crypto/password"
+	"github.com/bindery/bindery/internal/devtools/testenv"
 )
 
 // crmMapping is the field mapping of the sync tests' app: a customer

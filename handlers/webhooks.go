@@ -9,14 +9,14 @@ import (
 
 	"github.com/bindery/bindery/domain"
 	dwebhook "github.com/bindery/bindery/domain/webhook"
-	"github.com/bindery/bindery/internal/service"
-	"github.com/bindery/bindery/internal/webhook"
+	"github.com/bindery/bindery/internal/adapters/delivery"
+	"github.com/bindery/bindery/internal/app/service"
 )
 
 // WebhookDeliveries is the forwarder's admin surface: the poison queue.
 type WebhookDeliveries interface {
-	Failed(ctx context.Context, id string, limit int) ([]webhook.Parked, bool, error)
-	Redeliver(ctx context.Context, id string, eventIDs []string) (webhook.RedeliverResult, error)
+	Failed(ctx context.Context, id string, limit int) ([]delivery.Parked, bool, error)
+	Redeliver(ctx context.Context, id string, eventIDs []string) (delivery.RedeliverResult, error)
 	Purge(ctx context.Context, id string) error
 }
 
@@ -100,8 +100,8 @@ func (s *Server) failedWebhookDeliveries(c echo.Context) error {
 	limit := 100
 	if v := c.QueryParam("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > webhook.MaxRedeliver {
-			return domain.Invalid("limit: a number from 1 to %d", webhook.MaxRedeliver)
+		if err != nil || n < 1 || n > delivery.MaxRedeliver {
+			return domain.Invalid("limit: a number from 1 to %d", delivery.MaxRedeliver)
 		}
 		limit = n
 	}
@@ -123,8 +123,8 @@ func (s *Server) redeliverWebhook(c echo.Context) error {
 			return err
 		}
 	}
-	if len(req.EventIDs) > webhook.MaxRedeliver {
-		return domain.Invalid("event_ids: at most %d", webhook.MaxRedeliver)
+	if len(req.EventIDs) > delivery.MaxRedeliver {
+		return domain.Invalid("event_ids: at most %d", delivery.MaxRedeliver)
 	}
 	for _, id := range req.EventIDs {
 		if !canonicalUUID(id) {

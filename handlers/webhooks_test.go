@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/bindery/bindery/events"
-	"github.com/bindery/bindery/internal/testenv"
+	"github.com/bindery/bindery/internal/devtools/testenv"
 )
 
 // Registering, reading, updating and deleting a webhook; the secret is

@@ -14,7 +14,7 @@ import (
 
 	"github.com/bindery/bindery/events"
 	bjs "github.com/bindery/bindery/events/jetstream"
-	"github.com/bindery/bindery/internal/natstest"
+	"github.com/bindery/bindery/internal/devtools/natstest"
 	"github.com/bindery/bindery/projections"
 )
 

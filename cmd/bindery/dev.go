@@ -6,8 +6,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/bindery/bindery/internal/config"
-	"github.com/bindery/bindery/internal/devstack"
+	"github.com/bindery/bindery/internal/devtools/devstack"
+	"github.com/bindery/bindery/internal/server/config"
 )
 
 // loadConfig reads the settings of a mode; in dev mode also where the

@@ -11,8 +11,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/bindery/bindery/internal/app"
-	"github.com/bindery/bindery/internal/config"
+	"github.com/bindery/bindery/internal/server"
+	"github.com/bindery/bindery/internal/server/config"
 )
 
 func main() {
@@ -44,7 +44,7 @@ func run(mode string, args []string) error {
 	if mode == "dev" {
 		return runDev(ctx, cfg, simAddr, log)
 	}
-	a, err := app.New(ctx, cfg, log)
+	a, err := server.New(ctx, cfg, log)
 	if err != nil {
 		return oneLine(err)
 	}
@@ -52,7 +52,7 @@ func run(mode string, args []string) error {
 }
 
 // serve runs the API until a signal, then shuts down gracefully.
-func serve(ctx context.Context, a *app.App, ready func()) error {
+func serve(ctx context.Context, a *server.App, ready func()) error {
 	errc := make(chan error, 1)
 	go func() { errc <- a.Serve() }()
 	a.Log.Info("bindery listening", "http", a.Config.HTTPAddr, "issuer", a.Config.Issuer, "embedded_nats", a.Embedded != nil)

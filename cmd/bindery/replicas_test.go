@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bindery/bindery/internal/hostcode"
-	"github.com/bindery/bindery/internal/natstest"
+	"github.com/bindery/bindery/internal/crypto/hostcode"
+	"github.com/bindery/bindery/internal/devtools/natstest"
 )
 
 // Two bindery processes share one NATS server (BINDERY_NATS_URL): a PC

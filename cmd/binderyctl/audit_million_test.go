@@ -18,7 +18,7 @@ import (
 
 	"github.com/bindery/bindery/internal/audit"
 	"github.com/bindery/bindery/internal/audit/audittest"
-	"github.com/bindery/bindery/internal/testenv"
+	"github.com/bindery/bindery/internal/devtools/testenv"
 )
 
 // Exporting a million events through GET /v1/audit/events keeps the heap

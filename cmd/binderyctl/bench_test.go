@@ -13,8 +13,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/bindery/bindery/internal/testenv"
-	"github.com/bindery/bindery/internal/wxsim"
+	"github.com/bindery/bindery/internal/devtools/testenv"
+	"github.com/bindery/bindery/internal/devtools/wxsim"
 )
 
 // benchStack runs wxsim and a bindery whose WeChat API is that wxsim and

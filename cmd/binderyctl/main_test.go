@@ -15,7 +15,7 @@ import (
 
 	"github.com/bindery/bindery/events"
 	"github.com/bindery/bindery/internal/audit/audittest"
-	"github.com/bindery/bindery/internal/testenv"
+	"github.com/bindery/bindery/internal/devtools/testenv"
 	"github.com/bindery/bindery/projections"
 )
 

@@ -1,4 +1,4 @@
-// Command wxsim serves the WeChat server API simulator (internal/wxsim) over HTTP.
+// Command wxsim serves the WeChat server API simulator (internal/devtools/wxsim) over HTTP.
 //
 // Usage:
 //
@@ -20,7 +20,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/bindery/bindery/internal/wxsim"
+	"github.com/bindery/bindery/internal/devtools/wxsim"
 )
 
 const defaultAddr = "127.0.0.1:8081"

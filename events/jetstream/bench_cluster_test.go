@@ -10,7 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/bindery/bindery/events"
-	"github.com/bindery/bindery/internal/natstest"
+	"github.com/bindery/bindery/internal/devtools/natstest"
 )
 
 // BenchmarkClusterStore measures appends on a 3-node cluster with R3

@@ -13,7 +13,7 @@ import (
 
 	"github.com/bindery/bindery/events"
 	bjs "github.com/bindery/bindery/events/jetstream"
-	"github.com/bindery/bindery/internal/natstest"
+	"github.com/bindery/bindery/internal/devtools/natstest"
 )
 
 // BenchmarkStore measures, on one in-process server in one run: the raw

@@ -13,8 +13,8 @@ import (
 	"github.com/bindery/bindery/events"
 	bjs "github.com/bindery/bindery/events/jetstream"
 	"github.com/bindery/bindery/internal/audit"
-	"github.com/bindery/bindery/internal/natstest"
-	"github.com/bindery/bindery/internal/secrets"
+	"github.com/bindery/bindery/internal/crypto/secrets"
+	"github.com/bindery/bindery/internal/devtools/natstest"
 )
 
 // testKey is the master key of these tests.

@@ -16,7 +16,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/bindery/bindery/internal/secrets"
+	"github.com/bindery/bindery/internal/crypto/secrets"
 )
 
 // KeyBucket is the KV bucket holding the checkpoint signing keys: each

@@ -7,7 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/bindery/bindery/internal/secrets"
+	"github.com/bindery/bindery/internal/crypto/secrets"
 )
 
 // Service is what the server runs for auditors: queries, the sealer, the

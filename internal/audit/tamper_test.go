@@ -20,7 +20,7 @@ import (
 	"github.com/bindery/bindery/events"
 	bjs "github.com/bindery/bindery/events/jetstream"
 	"github.com/bindery/bindery/internal/audit"
-	"github.com/bindery/bindery/internal/natstest"
+	"github.com/bindery/bindery/internal/devtools/natstest"
 )
 
 // streamDir is where nats-server keeps a stream's files under a store dir.

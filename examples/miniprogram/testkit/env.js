@@ -1,6 +1,6 @@
 // The running `bindery dev` the tests talk to, from the environment:
 // BINDERY_URL, WXSIM_URL, and optionally BINDERY_APP / WXSIM_APPID (the demo
-// app). `go test ./internal/devstack -run MiniProgram` starts a stack on
+// app). `go test ./internal/devtools/devstack -run MiniProgram` starts a stack on
 // free ports and sets them.
 'use strict';
 
@@ -16,7 +16,7 @@ const env = {
 
 /** skip is the reason to skip the tests that need a server, or false. */
 const skip = env.bindery && env.sim ? false
-  : 'set BINDERY_URL and WXSIM_URL to a running `bindery dev` (go test ./internal/devstack -run MiniProgram does)';
+  : 'set BINDERY_URL and WXSIM_URL to a running `bindery dev` (go test ./internal/devtools/devstack -run MiniProgram does)';
 
 /** newUser creates a simulated WeChat user. */
 function newUser(profile) {

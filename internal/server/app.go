@@ -1,0 +1,257 @@
+// Package app wires the bindery server: NATS (embedded or external), the
+// event store, the projections, the services and the HTTP API.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/bindery/bindery/events"
+	bjs "github.com/bindery/bindery/events/jetstream"
+	"github.com/bindery/bindery/handlers"
+	"github.com/bindery/bindery/internal/adapters/delivery"
+	"github.com/bindery/bindery/internal/adapters/wechat"
+	"github.com/bindery/bindery/internal/app/service"
+	"github.com/bindery/bindery/internal/audit"
+	"github.com/bindery/bindery/internal/crypto/secrets"
+	"github.com/bindery/bindery/internal/crypto/tokens"
+	"github.com/bindery/bindery/internal/server/config"
+	"github.com/bindery/bindery/internal/server/metrics"
+	"github.com/bindery/bindery/internal/server/natsrv"
+	"github.com/bindery/bindery/projections"
+)
+
+// App is a running bindery server.
+type App struct {
+	Config   *config.Config
+	Log      *slog.Logger
+	Embedded *natsrv.Embedded
+	Conn     *nats.Conn
+	Store    *bjs.Store
+	Engine   *projections.Engine
+	Accounts *projections.Accounts
+	Authz    *projections.Authz
+	API      *handlers.Server
+	Metrics  *metrics.Metrics
+	Box      *secrets.Box
+	// Audit queries, seals and verifies the history.
+	Audit    *audit.Service
+	Signer   *tokens.Signer
+	Sessions *service.Sessions
+	// Apps is the view of login schemes; Login runs logins and binds
+	// (login.go); WeChat is the one WeChat API client of the process.
+	Apps   *projections.Apps
+	Login  *service.Login
+	WeChat *wechat.Client
+	otpKey []byte
+	// Webhooks is the view of webhook registrations; Forwarder delivers
+	// events to them.
+	Webhooks  *projections.Webhooks
+	Forwarder *delivery.Forwarder
+	// QRs is the view of QR login sessions; QR runs them (qr.go).
+	QRs   *projections.QRSessions
+	QR    *service.QR
+	clock func() time.Time // nil: time.Now (WithClock)
+
+	stopKeys context.CancelFunc // ends the signing-key maintenance
+	http     *http.Server
+	listener net.Listener
+}
+
+// New connects to (or starts) NATS, opens the store and starts the
+// projections. Serve starts the HTTP API.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Option) (*App, error) {
+	a := &App{Config: cfg, Log: log, Metrics: metrics.New()}
+	for _, o := range opts {
+		o(a)
+	}
+	key, err := secrets.LoadMasterKey(cfg.MasterKey, cfg.DataDir, cfg.Dev)
+	if err != nil {
+		return nil, err
+	}
+	if a.Box, err = secrets.NewBox(key); err != nil {
+		return nil, fmt.Errorf("BINDERY_MASTER_KEY: %w", err)
+	}
+	a.otpKey = deriveOTPKey(key)
+	if cfg.NATSURL == "" {
+		a.Embedded, err = natsrv.Start(natsrv.Options{DataDir: cfg.DataDir, Listen: cfg.NATSListen})
+		if err != nil {
+			return nil, err
+		}
+		a.Conn = a.Embedded.Conn
+	} else {
+		a.Conn, err = nats.Connect(cfg.NATSURL, nats.Name("bindery"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(false))
+		if err != nil {
+			return nil, fmt.Errorf("BINDERY_NATS_URL: cannot connect: %w", err)
+		}
+	}
+	if err := a.open(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) open(ctx context.Context) error {
+	cfg := a.Config
+	var err error
+	reg := events.Catalogue()
+	a.Store, err = bjs.Open(ctx, a.Conn, reg, bjs.Config{Replicas: cfg.Replicas, AuthLogMaxAge: cfg.AuthLogMaxAge})
+	if err != nil {
+		return err
+	}
+	// The views come from projections.NewSet, which binderyctl audit replay
+	// rebuilds too: a new view goes there, not here.
+	views := projections.NewSet()
+	a.Accounts, a.Authz, a.Webhooks, a.Apps, a.QRs = views.Accounts, views.Authz, views.Webhooks, views.Apps, views.QRs
+	a.Engine = projections.New(a.Store.JetStream(), reg, projections.Options{
+		SnapshotPath: filepath.Join(cfg.DataDir, "projections.snapshot.json"),
+		Logger:       a.Log,
+		OnApply:      func(r events.Record) { a.Metrics.ObserveApplied(r.Stream, r.Envelope.Time) },
+	}, views.All()...)
+	if err := a.Engine.Start(ctx); err != nil {
+		return err
+	}
+	if a.Audit, err = audit.New(ctx, a.Store.JetStream(), a.Box, audit.Options{
+		Replicas: cfg.Replicas, SealInterval: cfg.AuditSealInterval, Logger: a.Log,
+	}); err != nil {
+		return err
+	}
+	a.Audit.Start()
+	accounts := service.NewAccounts(timedStore{a.Store, a.Metrics}, a.Box)
+	accounts.Repo.OnConflict = a.Metrics.Conflicts.Inc
+	authz := service.NewAuthz(timedStore{a.Store, a.Metrics})
+	authz.Roles.OnConflict = a.Metrics.Conflicts.Inc
+	authz.Orgs.OnConflict = a.Metrics.Conflicts.Inc
+	webhooks := service.NewWebhooks(timedStore{a.Store, a.Metrics}, a.Box, reg)
+	webhooks.Repo.OnConflict = a.Metrics.Conflicts.Inc
+	a.Forwarder, err = delivery.New(a.Store.JetStream(), a.Webhooks, a.Box, a.Engine.WaitFor, delivery.Options{
+		Attempts: cfg.WebhookAttempts, Backoff: cfg.WebhookBackoff, Timeout: cfg.WebhookTimeout,
+		Replicas: cfg.Replicas, Logger: a.Log, Metrics: a.Metrics,
+	})
+	if err != nil {
+		return err
+	}
+	if err := a.Forwarder.Start(ctx); err != nil {
+		return err
+	}
+	keyStore, err := tokens.NewKVKeyStore(ctx, a.Store.JetStream(), cfg.Replicas)
+	if err != nil {
+		return err
+	}
+	if a.Signer, err = tokens.NewSigner(ctx, keyStore, a.Box, tokens.SignerOptions{Issuer: cfg.Issuer}); err != nil {
+		return err
+	}
+	keysCtx, stopKeys := context.WithCancel(context.Background())
+	a.stopKeys = stopKeys
+	go a.Signer.Maintain(keysCtx, time.Minute, func(err error) { a.Log.Warn("signing keys", "err", err) })
+	a.Sessions = service.NewSessions(timedStore{a.Store, a.Metrics}, a.Signer, a.Accounts)
+	a.Sessions.Repo.OnConflict = a.Metrics.Conflicts.Inc
+	apps, err := a.openLogin(accounts, authz)
+	if err != nil {
+		return err
+	}
+	a.API = handlers.New(handlers.Deps{
+		Store: a.Store, Engine: a.Engine, Accounts: accounts, AccountsV: a.Accounts,
+		AdminToken: cfg.AdminToken, Logger: a.Log, Metrics: a.Metrics, Audit: a.Audit,
+		Signer: a.Signer, Sessions: a.Sessions, RateLimit: cfg.RateLimit, TrustedProxies: cfg.TrustedProxies,
+		Apps: apps, Login: a.Login,
+		Authz: authz, AuthzV: a.Authz,
+		Webhooks: webhooks, WebhooksV: a.Webhooks, WebhookDeliveries: a.Forwarder,
+		QR: a.openQR(apps), Now: a.clock,
+		Demo: demoSite(cfg),
+		Sync: a.openSync(accounts),
+	})
+	return nil
+}
+
+// Serve listens on the configured address and serves until Close.
+func (a *App) Serve() error {
+	l, err := net.Listen("tcp", a.Config.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("BINDERY_HTTP_ADDR: %w", err)
+	}
+	a.listener = l
+	a.http = a.NewHTTPServer()
+	err = a.http.Serve(l)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// NewHTTPServer is an http.Server for the API with the server's limits,
+// for a caller that runs it on its own listener (the dev stack, which
+// opens its listeners before the issuer is known).
+func (a *App) NewHTTPServer() *http.Server {
+	return &http.Server{
+		Handler:           a.API.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+// Addr is where the HTTP API listens (after Serve started).
+func (a *App) Addr() string {
+	if a.listener == nil {
+		return ""
+	}
+	return a.listener.Addr().String()
+}
+
+// Shutdown stops accepting requests and finishes those in flight.
+func (a *App) Shutdown(ctx context.Context) {
+	if a.http != nil {
+		_ = a.http.Shutdown(ctx)
+	}
+}
+
+// Close stops everything, writing a last projection snapshot.
+func (a *App) Close() {
+	if a.stopKeys != nil {
+		a.stopKeys()
+	}
+	if a.Audit != nil {
+		a.Audit.Close()
+	}
+	if a.Forwarder != nil {
+		// First: deliveries in progress hand their events back to JetStream
+		// while the connection is still up.
+		if err := a.Forwarder.Close(); err != nil {
+			a.Log.Warn("webhook forwarder close", "err", err)
+		}
+	}
+	if a.Engine != nil {
+		if err := a.Engine.Close(); err != nil {
+			a.Log.Warn("projection snapshot on close", "err", err)
+		}
+	}
+	if a.Embedded != nil {
+		a.Embedded.Close()
+	} else if a.Conn != nil {
+		_ = a.Conn.Drain()
+	}
+}
+
+// timedStore records append latency.
+type timedStore struct {
+	*bjs.Store
+	m *metrics.Metrics
+}
+
+func (t timedStore) Append(ctx context.Context, meta events.Meta, changes ...events.Change) ([]events.Record, error) {
+	start := time.Now()
+	recs, err := t.Store.Append(ctx, meta, changes...)
+	t.m.AppendDuration.Observe(time.Since(start).Seconds())
+	return recs, err
+}

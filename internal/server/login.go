@@ -1,0 +1,46 @@
+package server
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"time"
+
+	"github.com/bindery/bindery/internal/adapters/otpsend"
+	"github.com/bindery/bindery/internal/adapters/verify"
+	"github.com/bindery/bindery/internal/adapters/wechat"
+	"github.com/bindery/bindery/internal/app/service"
+)
+
+// deriveOTPKey turns the master key into the key one-time codes are
+// HMACed with, so that stored code hashes cannot be tried offline without
+// the master key (and every replica derives the same key).
+func deriveOTPKey(master []byte) []byte {
+	m := hmac.New(sha256.New, master)
+	m.Write([]byte("bindery otp hash v1"))
+	return m.Sum(nil)
+}
+
+// openLogin wires apps, the WeChat client, one-time-code delivery and the
+// login service (after the sessions service exists).
+func (a *App) openLogin(accounts *service.Accounts, authz *service.Authz) (*service.Apps, error) {
+	cfg := a.Config
+	store := timedStore{a.Store, a.Metrics}
+	apps := service.NewApps(store, a.Box, a.Apps)
+	apps.Repo.OnConflict = a.Metrics.Conflicts.Inc
+	if a.WeChat == nil {
+		a.WeChat = wechat.New(cfg.WeChatAPIBase, wechat.WithLogger(a.Log))
+	}
+	sender, err := otpsend.New(otpsend.Config{
+		WebhookURL: cfg.OTPWebhook, WebhookSecret: cfg.OTPWebhookSecret, SMTPURL: cfg.SMTPURL,
+		Dev: cfg.Dev, Logger: a.Log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.Login = &service.Login{
+		Store: store, Apps: apps, Accounts: accounts, View: a.Accounts, Engine: a.Engine,
+		Sessions: a.Sessions, WeChat: a.WeChat, Sender: sender, OTPKey: a.otpKey, Log: a.Log,
+		Verifier: verify.New(nil, 5*time.Second), Authz: authz,
+	}
+	return apps, nil
+}

@@ -1,0 +1,14 @@
+package server
+
+import "github.com/bindery/bindery/internal/app/service"
+
+// openSync wires bulk account sync to the account commands (one repository
+// and cache for both, so that a sync and the admin API see the same state).
+func (a *App) openSync(accounts *service.Accounts) *service.Sync {
+	s := service.NewSync(accounts, timedStore{a.Store, a.Metrics})
+	s.Log = a.Log
+	if a.clock != nil {
+		s.Now = a.clock
+	}
+	return s
+}
