@@ -63,7 +63,7 @@ func NewRepository[S State[S]](store Store, typ string, newState func(id string)
 		cacheSize = 10000
 	}
 	return &Repository[S]{
-		store: store, typ: typ, newState: newState, attempts: 6,
+		store: store, typ: typ, newState: newState, attempts: maxAttempts,
 		seed: maphash.MakeSeed(), lru: list.New(), items: map[string]*list.Element{}, max: cacheSize,
 	}
 }
@@ -184,14 +184,8 @@ func (r *Repository[S]) Update(ctx context.Context, id string, meta Meta, decide
 				r.OnConflict()
 			}
 			fresh = true
-			// Back off a little, with jitter, so that racing replicas do
-			// not collide again in lockstep.
-			t := time.NewTimer(time.Duration(rand.Int64N(int64(time.Millisecond) << attempt)))
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return Position{}, zero, ctx.Err()
-			case <-t.C:
+			if err := backoff(ctx, attempt); err != nil {
+				return Position{}, zero, err
 			}
 			continue
 		}
@@ -207,6 +201,24 @@ func (r *Repository[S]) Update(ctx context.Context, id string, meta Meta, decide
 		return PositionOf(recs), next.state.Clone(), nil
 	}
 	return Position{}, zero, ErrTooManyConflicts
+}
+
+// maxAttempts is how often Update and Transact decide before giving up
+// with ErrTooManyConflicts.
+const maxAttempts = 6
+
+// backoff waits a little after the conflict of attempt (0-based), with
+// jitter — up to 1 ms, doubling with each attempt — so that racing replicas
+// do not collide again in lockstep.
+func backoff(ctx context.Context, attempt int) error {
+	t := time.NewTimer(time.Duration(rand.Int64N(int64(time.Millisecond) << attempt)))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // versionPosition is the position of the aggregate's event at seq.

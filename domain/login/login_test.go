@@ -84,13 +84,21 @@ func code(err error) string {
 	return ""
 }
 
+// must is the events of a decision that cannot fail here.
+func must(evs []events.Event, err error) []events.Event {
+	if err != nil {
+		panic(err)
+	}
+	return evs
+}
+
 func TestTicket(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	tk := login.NewTicket("h")
 	if code(tk.Check(now)) != "ticket_expired" {
 		t.Fatal("an unknown ticket is usable")
 	}
-	for _, e := range tk.Issue(login.StatusSocialBind, events.ProvenIdentity{App: "shop", OpenID: "o"}, now) {
+	for _, e := range must(tk.Issue(login.StatusSocialBind, events.ProvenIdentity{App: "shop", OpenID: "o"}, now)) {
 		tk.Apply(rec(e, now))
 	}
 	steps := []struct {
@@ -109,17 +117,17 @@ func TestTicket(t *testing.T) {
 		}
 	}
 	for i := 0; i < login.MaxTicketFailures-1; i++ {
-		tk.Apply(rec(tk.Fail("bind_password", "wrong_password")[0], now))
+		tk.Apply(rec(must(tk.Fail("bind_password", "wrong_password", now))[0], now))
 	}
 	if err := tk.Check(now); err != nil {
 		t.Fatalf("after 9 failures: %v", err)
 	}
-	tk.Apply(rec(tk.Fail("bind_password", "wrong_password")[0], now))
+	tk.Apply(rec(must(tk.Fail("bind_password", "wrong_password", now))[0], now))
 	if code(tk.Check(now)) != "ticket_expired" {
 		t.Fatal("alive after 10 failures")
 	}
 	used := login.NewTicket("u")
-	used.Apply(rec(used.Issue(login.StatusUserRegister, events.ProvenIdentity{App: "shop"}, now)[0], now))
+	used.Apply(rec(must(used.Issue(login.StatusUserRegister, events.ProvenIdentity{App: "shop"}, now))[0], now))
 	evs, err := used.Use("acc", "register", "sid", now)
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +142,7 @@ func TestOTPLimits(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	o := login.NewOTP("to")
 	send := func(at time.Time, ticket string) error {
-		evs, err := o.Send(events.OTPSent{Ticket: ticket, CodeHash: "h-" + ticket}, at)
+		evs, err := o.Send("shop", login.Contact{Channel: login.ChannelSMS, Address: "+8613800000000"}, ticket, "h-"+ticket, at)
 		if err == nil {
 			o.Apply(rec(evs[0], at))
 		}
@@ -162,16 +170,16 @@ func TestOTPLimits(t *testing.T) {
 	// Verify: wrong codes count, five use the code up.
 	at := now.Add(time.Hour)
 	for i := 0; i < login.OTPMaxTries; i++ {
-		evs, ok, err := o.Verify("t1", "wrong", at)
-		if err != nil || ok || evs[0].(events.OTPFailed).TriesLeft != login.OTPMaxTries-i-1 {
-			t.Fatalf("try %d: %v %v %v", i, evs, ok, err)
+		evs, err := o.Verify("t1", "wrong", at)
+		if code(err) != "invalid_otp" || len(evs) != 1 || evs[0].(events.OTPFailed).TriesLeft != login.OTPMaxTries-i-1 {
+			t.Fatalf("try %d: %v %v", i, evs, err)
 		}
 		o.Apply(rec(evs[0], at))
 	}
-	if _, _, err := o.Verify("t1", "h-t1", at); code(err) != "otp_expired" {
+	if _, err := o.Verify("t1", "h-t1", at); code(err) != "otp_expired" {
 		t.Fatalf("after five tries: %v", err)
 	}
-	if _, _, err := o.Verify("t9", "h-t9", at); code(err) != "otp_expired" {
+	if _, err := o.Verify("t9", "h-t9", at); code(err) != "otp_expired" {
 		t.Fatalf("another ticket: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"time"
 
+	"github.com/bindery/bindery/domain"
 	"github.com/bindery/bindery/events"
 )
 
@@ -76,29 +77,35 @@ func (o *OTP) Apply(r events.Record) {
 	}
 }
 
-// Send decides sending a new code (its hash) to the address for a ticket;
-// it replaces the ticket's previous code. At most one send per OTPSendGap
-// and OTPSendsPerHour per address, whatever the ticket.
-func (o *OTP) Send(e events.OTPSent, now time.Time) ([]events.Event, error) {
+// Send decides sending a new code (its hash, codeHash) to the address for a
+// ticket of app; it replaces the ticket's previous code. At most one send
+// per OTPSendGap and OTPSendsPerHour per address, whatever the ticket.
+func (o *OTP) Send(app string, to Contact, ticket, codeHash string, now time.Time) ([]events.Event, error) {
 	if err := sendLimit(o.sends, now); err != nil {
 		return nil, err
 	}
-	e.ExpiresAt = now.Add(OTPTTL).UTC()
-	return []events.Event{e}, nil
+	return []events.Event{events.OTPSent{
+		App: app, Channel: to.Channel, To: to.Masked(), Ticket: ticket, CodeHash: codeHash,
+		ExpiresAt: now.Add(OTPTTL).UTC(),
+	}}, nil
 }
 
 // Verify decides a code entry for a ticket: otp_verified when codeHash
-// matches the ticket's current code (ok), otp_failed when it does not. A
-// missing, expired, used or exhausted code is ErrOTPExpired.
-func (o *OTP) Verify(ticket, codeHash string, now time.Time) (evs []events.Event, ok bool, err error) {
+// matches the ticket's current code; otp_failed and the invalid_otp error
+// (saying how many tries are left) when it does not — the caller records
+// the event and then answers the error. A missing, expired, used or
+// exhausted code is ErrOTPExpired, with nothing to record.
+func (o *OTP) Verify(ticket, codeHash string, now time.Time) ([]events.Event, error) {
 	c, found := o.codes[ticket]
 	if !found || c.done || c.tries >= OTPMaxTries || !now.Before(c.expires) {
-		return nil, false, ErrOTPExpired
+		return nil, ErrOTPExpired
 	}
 	if subtle.ConstantTimeCompare([]byte(c.hash), []byte(codeHash)) == 1 {
-		return []events.Event{events.OTPVerified{Ticket: ticket}}, true, nil
+		return []events.Event{events.OTPVerified{Ticket: ticket}}, nil
 	}
-	return []events.Event{events.OTPFailed{Ticket: ticket, TriesLeft: OTPMaxTries - c.tries - 1}}, false, nil
+	left := OTPMaxTries - c.tries - 1
+	return []events.Event{events.OTPFailed{Ticket: ticket, TriesLeft: left}},
+		domain.New(domain.KindValidation, ErrInvalidOTP.Code, "wrong one-time code; %d tries left", left)
 }
 
 // PasswordGuard is the state of one account's failed password attempts

@@ -60,9 +60,16 @@ func (t *Ticket) Apply(r events.Record) {
 	}
 }
 
-// Issue decides opening the ticket.
-func (t *Ticket) Issue(status string, p events.ProvenIdentity, now time.Time) []events.Event {
-	return []events.Event{events.TicketIssued{Status: status, Identity: p, ExpiresAt: now.Add(TicketTTL).UTC()}}
+// Issue decides opening the ticket for what a login proved; a ticket is
+// issued once.
+func (t *Ticket) Issue(status string, p events.ProvenIdentity, now time.Time) ([]events.Event, error) {
+	if t.issued {
+		return nil, ErrTicketUsed
+	}
+	if status != StatusSocialBind && status != StatusUserRegister {
+		return nil, errBadStatus
+	}
+	return []events.Event{events.TicketIssued{Status: status, Identity: p, ExpiresAt: now.Add(TicketTTL).UTC()}}, nil
 }
 
 // Check refuses a ticket that cannot be used at now: unknown, expired or
@@ -79,9 +86,13 @@ func (t *Ticket) Check(now time.Time) error {
 	return nil
 }
 
-// Fail decides recording a failed attempt.
-func (t *Ticket) Fail(method, reason string) []events.Event {
-	return []events.Event{events.TicketAttemptFailed{Method: method, Reason: reason}}
+// Fail decides recording a failed bind attempt; a ticket that cannot be
+// used any more records nothing (Check's error).
+func (t *Ticket) Fail(method, reason string, now time.Time) ([]events.Event, error) {
+	if err := t.Check(now); err != nil {
+		return nil, err
+	}
+	return []events.Event{events.TicketAttemptFailed{Method: method, Reason: reason}}, nil
 }
 
 // Use decides spending the ticket on a successful bind or registration.

@@ -467,10 +467,11 @@ func (l *Login) pending(ctx context.Context, meta events.Meta, a projections.App
 	if err != nil {
 		return Outcome{}, events.Position{}, err
 	}
-	trecs, err := l.Store.Append(ctx, meta, events.Change{
-		Aggregate: events.Aggregate{Type: TicketAggregate, ID: hash},
-		Events:    login.NewTicket(hash).Issue(status, p, now),
-	})
+	tevs, err := login.NewTicket(hash).Issue(status, p, now)
+	if err != nil {
+		return Outcome{}, events.Position{}, err
+	}
+	trecs, err := l.Store.Append(ctx, meta, events.Change{Aggregate: ticketAgg(hash), Events: tevs})
 	if err != nil {
 		return Outcome{}, events.Position{}, err
 	}
@@ -511,68 +512,6 @@ func (l *Login) account(ctx context.Context, id string, pos events.Position) (pr
 	}
 }
 
-// --- fresh auth-log aggregates -------------------------------------------
-
-// loaded is a short-lived auth-log aggregate read from the store (tickets
-// and one-time codes have a handful of events, and several replicas
-// write them, so they are never trusted from a cache).
-type loaded struct {
-	agg     events.Aggregate
-	version uint64
-	hash    string
-	recs    []events.Record
-}
-
-func (x loaded) fold(s interface{ Apply(events.Record) }) {
-	for _, r := range x.recs {
-		s.Apply(r)
-	}
-}
-
-func (x loaded) change(evs ...events.Event) events.Change {
-	return events.Change{Aggregate: x.agg, Expected: x.version, PrevHash: x.hash, Events: evs}
-}
-
-// transact loads aggs, lets decide append to them, and stores every change
-// in one Append, deciding again on fresh state after a conflict.
-func (l *Login) transact(ctx context.Context, meta events.Meta, aggs []events.Aggregate, decide func([]loaded) ([]events.Change, error)) (events.Position, error) {
-	for attempt := 0; attempt < 6; attempt++ {
-		ls := make([]loaded, len(aggs))
-		for i, agg := range aggs {
-			recs, err := l.Store.Load(ctx, agg, 0)
-			if err != nil {
-				return events.Position{}, err
-			}
-			ls[i] = loaded{agg: agg, recs: recs}
-			if n := len(recs); n > 0 {
-				ls[i].version, ls[i].hash = recs[n-1].Sequence, recs[n-1].Hash()
-			}
-		}
-		changes, err := decide(ls)
-		if err != nil {
-			return events.Position{}, err
-		}
-		var out []events.Change
-		for _, c := range changes {
-			if len(c.Events) > 0 {
-				out = append(out, c)
-			}
-		}
-		if len(out) == 0 {
-			return events.Position{}, nil
-		}
-		recs, err := l.Store.Append(ctx, meta, out...)
-		if errors.Is(err, events.ErrConflict) {
-			continue
-		}
-		if err != nil {
-			return events.Position{}, err
-		}
-		return events.PositionOf(recs), nil
-	}
-	return events.Position{}, translate(events.ErrTooManyConflicts)
-}
-
 // ticketID checks a raw bind ticket's shape and returns its hash (the
 // ticket aggregate's id).
 func ticketID(raw string) (string, error) {
@@ -602,7 +541,7 @@ func (l *Login) openTicket(ctx context.Context, raw string) (string, *login.Tick
 		return "", nil, err
 	}
 	t := login.NewTicket(id)
-	loaded{recs: recs}.fold(t)
+	events.Loaded{Records: recs}.Fold(t)
 	if err := t.Check(l.Now()); err != nil {
 		return "", nil, err
 	}
@@ -611,13 +550,14 @@ func (l *Login) openTicket(ctx context.Context, raw string) (string, *login.Tick
 
 // ticketFail records a failed bind attempt on the ticket.
 func (l *Login) ticketFail(ctx context.Context, meta events.Meta, id, method, reason string) {
-	_, err := l.transact(ctx, meta, []events.Aggregate{ticketAgg(id)}, func(ls []loaded) ([]events.Change, error) {
+	_, err := events.Transact(ctx, l.Store, meta, []events.Aggregate{ticketAgg(id)}, func(ls []events.Loaded) ([]events.Change, error) {
 		t := login.NewTicket(id)
-		ls[0].fold(t)
-		if t.Check(l.Now()) != nil {
-			return nil, nil
+		ls[0].Fold(t)
+		evs, err := t.Fail(method, reason, l.Now())
+		if err != nil {
+			return nil, nil // a ticket that cannot be used records nothing
 		}
-		return []events.Change{ls[0].change(t.Fail(method, reason)...)}, nil
+		return []events.Change{ls[0].Change(evs...)}, nil
 	})
 	if err != nil {
 		l.Log.Warn("recording a failed bind attempt", "err", err)
@@ -821,9 +761,9 @@ func (l *Login) finishTicket(ctx context.Context, meta events.Meta, id, accID, m
 		return Outcome{}, events.Position{}, account.ErrDisabled
 	}
 	var issued Issued
-	p2, err := l.transact(ctx, meta, []events.Aggregate{ticketAgg(id)}, func(ls []loaded) ([]events.Change, error) {
+	p2, err := events.Transact(ctx, l.Store, meta, []events.Aggregate{ticketAgg(id)}, func(ls []events.Loaded) ([]events.Change, error) {
 		t := login.NewTicket(id)
-		ls[0].fold(t)
+		ls[0].Fold(t)
 		now := l.Now()
 		if err := t.Check(now); err != nil {
 			return nil, err
@@ -834,7 +774,7 @@ func (l *Login) finishTicket(ctx context.Context, meta events.Meta, id, accID, m
 		}
 		evs, err := t.Use(accID, method, change.Aggregate.ID, now)
 		issued = is
-		return []events.Change{ls[0].change(evs...), change}, err
+		return []events.Change{ls[0].Change(evs...), change}, err
 	})
 	if err != nil {
 		return Outcome{}, events.Position{}, err
@@ -879,21 +819,6 @@ func normalizeContact(channel, to string) (string, string, error) {
 	return channel, to, nil
 }
 
-// mask hides the middle of an address for events.
-func mask(channel, to string) string {
-	if channel == otpsend.Email {
-		local, domainPart, _ := strings.Cut(to, "@")
-		if len(local) > 1 {
-			local = local[:1]
-		}
-		return local + "***@" + domainPart
-	}
-	if len(to) > 8 {
-		return to[:len(to)-8] + "****" + to[len(to)-4:]
-	}
-	return "****"
-}
-
 func newOTP() string {
 	n, _ := rand.Int(rand.Reader, big.NewInt(1_000_000)) // crypto/rand never fails
 	return fmt.Sprintf("%06d", n.Int64())
@@ -922,21 +847,21 @@ func (l *Login) SendOTP(ctx context.Context, meta events.Meta, rawTicket, channe
 	code := newOTP()
 	codeHash := l.otpHash(id, toHash, code)
 	var appID string
-	pos, err := l.transact(ctx, meta, []events.Aggregate{ticketAgg(id), {Type: OTPAggregate, ID: toHash}}, func(ls []loaded) ([]events.Change, error) {
+	pos, err := events.Transact(ctx, l.Store, meta, []events.Aggregate{ticketAgg(id), {Type: OTPAggregate, ID: toHash}}, func(ls []events.Loaded) ([]events.Change, error) {
 		t, o := login.NewTicket(id), login.NewOTP(toHash)
-		ls[0].fold(t)
-		ls[1].fold(o)
+		ls[0].Fold(t)
+		ls[1].Fold(o)
 		now := l.Now()
 		tevs, err := t.RequestOTP(channel, toHash, now)
 		if err != nil {
 			return nil, err
 		}
 		appID = t.Identity().App
-		oevs, err := o.Send(events.OTPSent{App: appID, Channel: channel, To: mask(channel, to), Ticket: id, CodeHash: codeHash}, now)
+		oevs, err := o.Send(appID, login.Contact{Channel: channel, Address: to}, id, codeHash, now)
 		if err != nil {
 			return nil, err
 		}
-		return []events.Change{ls[0].change(tevs...), ls[1].change(oevs...)}, nil
+		return []events.Change{ls[0].Change(tevs...), ls[1].Change(oevs...)}, nil
 	})
 	if err != nil {
 		return 0, events.Position{}, err
@@ -969,26 +894,30 @@ func (l *Login) VerifyOTP(ctx context.Context, meta events.Meta, rawTicket, to, 
 	codeHash := l.otpHash(id, toHash, otp)
 	var result error
 	var t *login.Ticket
-	pos, err := l.transact(ctx, meta, []events.Aggregate{ticketAgg(id), {Type: OTPAggregate, ID: toHash}}, func(ls []loaded) ([]events.Change, error) {
+	pos, err := events.Transact(ctx, l.Store, meta, []events.Aggregate{ticketAgg(id), {Type: OTPAggregate, ID: toHash}}, func(ls []events.Loaded) ([]events.Change, error) {
 		result = nil
 		t = login.NewTicket(id)
 		o := login.NewOTP(toHash)
-		ls[0].fold(t)
-		ls[1].fold(o)
+		ls[0].Fold(t)
+		ls[1].Fold(o)
 		now := l.Now()
 		if err := t.Check(now); err != nil {
 			return nil, err
 		}
-		evs, ok, err := o.Verify(id, codeHash, now)
-		if err != nil {
+		evs, err := o.Verify(id, codeHash, now)
+		switch {
+		case errors.Is(err, login.ErrInvalidOTP):
+			// A wrong code: recorded on the code and the ticket, then answered.
+			result = err
+			tevs, terr := t.Fail(login.MethodBindOTP, login.ErrInvalidOTP.Code, now)
+			if terr != nil {
+				return nil, terr
+			}
+			return []events.Change{ls[1].Change(evs...), ls[0].Change(tevs...)}, nil
+		case err != nil:
 			return nil, err
 		}
-		if ok {
-			return []events.Change{ls[1].change(evs...)}, nil
-		}
-		left := evs[0].(events.OTPFailed).TriesLeft
-		result = domain.New(domain.KindValidation, login.ErrInvalidOTP.Code, "wrong one-time code; %d tries left", left)
-		return []events.Change{ls[1].change(evs...), ls[0].change(t.Fail(login.MethodBindOTP, login.ErrInvalidOTP.Code)...)}, nil
+		return []events.Change{ls[1].Change(evs...)}, nil
 	})
 	if err != nil {
 		return Outcome{}, events.Position{}, err
