@@ -13,8 +13,12 @@ import (
 // events or this error.
 func TestAttemptDecisions(t *testing.T) {
 	decide := map[string]func(a *login.Attempt) ([]events.Event, error){
-		"succeed":  func(a *login.Attempt) ([]events.Event, error) { return a.Succeed("shop", "acc", "code", "openid", "sid") },
-		"fail":     func(a *login.Attempt) ([]events.Event, error) { return a.Fail("shop", "acc", "code", "account_disabled") },
+		"succeed": func(a *login.Attempt) ([]events.Event, error) {
+			return a.Succeed("shop", "acc", "code", "openid", "sid")
+		},
+		"fail": func(a *login.Attempt) ([]events.Event, error) {
+			return a.Fail("shop", "acc", "code", "account_disabled")
+		},
 		"pendbind": func(a *login.Attempt) ([]events.Event, error) { return a.PendBind("shop", "code", "SOCIAL_BIND", "th") },
 		"spend":    func(a *login.Attempt) ([]events.Event, error) { return a.Spend("shop", "phone", "first") },
 	}
