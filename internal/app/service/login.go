@@ -392,11 +392,17 @@ func (l *Login) resolve(ctx context.Context, meta events.Meta, a projections.App
 		}
 		return l.pending(ctx, meta, a, p, method, attempts, now)
 	}
-	if idx > 0 {
+	// Whether the account may log in is decided on its aggregate, fresh
+	// from the store, never on this replica's view, which may lag a
+	// disable made on another replica. With the cache current, the refresh
+	// is one subject-index lookup.
+	st, _, err := l.Accounts.Repo.Refresh(ctx, accID)
+	if err != nil {
+		return Outcome{}, events.Position{}, err
+	}
+	disabled := errors.Is(st.CanLogIn(), account.ErrDisabled)
+	if idx > 0 && !disabled {
 		f := login.BackfillFor(p, cands, idx)
-		if _, _, err := l.Accounts.Repo.Refresh(ctx, accID); err != nil {
-			return Outcome{}, events.Position{}, err
-		}
 		bp, _, err := l.Accounts.Repo.Update(ctx, accID, meta, func(acc *account.Account) (events.Decision, error) {
 			evs, err := acc.Backfill(f)
 			return events.Decision{Events: evs}, err
@@ -408,18 +414,19 @@ func (l *Login) resolve(ctx context.Context, meta events.Meta, a projections.App
 			// stands, the back-fill does not happen.
 			l.Log.Info("back-fill skipped: value belongs to another account", "app", a.ID, "kind", taken.Kind)
 		case errors.Is(err, account.ErrDisabled):
+			disabled = true // disabled since the refresh
 		case err != nil:
 			return Outcome{}, events.Position{}, translate(err)
 		}
 		pos = bp
 	}
+	if disabled {
+		l.fail(ctx, meta, attempts, events.LoginFailed{App: a.ID, AccountID: accID, Method: method, Reason: account.ErrDisabled.Code})
+		return Outcome{}, events.Position{}, account.ErrDisabled
+	}
 	acc, err := l.account(ctx, accID, pos)
 	if err != nil {
 		return Outcome{}, events.Position{}, err
-	}
-	if acc.Status == account.StatusDisabled {
-		l.fail(ctx, meta, attempts, events.LoginFailed{App: a.ID, AccountID: accID, Method: method, Reason: account.ErrDisabled.Code})
-		return Outcome{}, events.Position{}, account.ErrDisabled
 	}
 	change, issued, err := l.Sessions.Start(ClaimsFor(acc), a.ID, amr, now)
 	if err != nil {
