@@ -134,54 +134,33 @@ type outMsg struct {
 	data    []byte
 }
 
-// Append implements events.Store.
+// Append implements events.Store: the changes, encoded by events.Prepare,
+// go out as one message (a plain publish) or one atomic batch, the claims
+// after the events.
 func (s *Store) Append(ctx context.Context, meta events.Meta, changes ...events.Change) ([]events.Record, error) {
-	if len(changes) == 0 {
-		return nil, nil
+	p, err := events.Prepare(s.reg, meta, changes)
+	if err != nil {
+		return nil, err
 	}
-	if meta.Time.IsZero() {
-		meta.Time = time.Now()
+	msgs := make([]outMsg, len(p.Records))
+	for i, r := range p.Records {
+		h := nats.Header{}
+		h.Set(jetstream.MsgIDHeader, r.Envelope.ID)
+		msgs[i] = outMsg{subject: r.Subject, header: h, data: r.Raw}
 	}
-	kind := events.StreamOf(changes[0].Aggregate.Type)
-	var msgs []outMsg
-	var recs []events.Record
-	var constraints []events.Constraint
-	firstID := map[string]string{}
-	for _, ch := range changes {
-		if events.StreamOf(ch.Aggregate.Type) != kind {
-			return nil, errors.New("jetstream: one append spans two streams")
-		}
-		prev := ch.PrevHash
-		for i, e := range ch.Events {
-			env, raw, err := events.Encode(ch.Aggregate, e, meta, prev)
-			if err != nil {
-				return nil, err
-			}
-			prev = events.HashBytes(raw)
-			h := nats.Header{}
-			h.Set(jetstream.MsgIDHeader, env.ID)
-			if i == 0 {
-				h.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(ch.Expected, 10))
-				h.Set(jetstream.ExpectedLastSubjSeqSubjHeader, ch.Aggregate.Filter())
-			}
-			subj := ch.Aggregate.Subject(e)
-			msgs = append(msgs, outMsg{subject: subj, header: h, data: raw})
-			recs = append(recs, events.Record{Stream: kind, Subject: subj, Envelope: env, Event: e, Raw: raw})
-			if c, ok := e.(events.Constrainer); ok {
-				for _, k := range c.UniqueConstraints() {
-					constraints = append(constraints, k)
-					if _, seen := firstID[k.Kind+"\x00"+k.Value]; !seen {
-						firstID[k.Kind+"\x00"+k.Value] = env.ID
-					}
-				}
-			}
-		}
+	for _, c := range p.Checks {
+		h := msgs[c.At].header
+		h.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(c.Expected, 10))
+		h.Set(jetstream.ExpectedLastSubjSeqSubjHeader, c.Aggregate.Filter())
 	}
-	claims, err := s.claimMessages(ctx, constraints, firstID)
+	claims, err := s.claimMessages(ctx, p.Claims)
 	if err != nil {
 		return nil, err
 	}
 	msgs = append(msgs, claims...)
+	if len(msgs) == 0 {
+		return nil, nil
+	}
 	last, err := s.publish(ctx, msgs)
 	if err != nil {
 		return nil, err
@@ -189,6 +168,7 @@ func (s *Store) Append(ctx context.Context, meta events.Meta, changes ...events.
 	// An atomic batch is stored contiguously: the ack names its last
 	// sequence, the events come first and the claims after them.
 	first := last - uint64(len(msgs)) + 1
+	recs := p.Records
 	for i := range recs {
 		recs[i].Sequence = first + uint64(i)
 	}
@@ -209,70 +189,36 @@ func ClaimSubject(kind, value string) string {
 	return ClaimPrefix + kind + "." + hex.EncodeToString(sum[:16])
 }
 
-// claimMessages turns constraints into claim messages, each expecting the
+// claimMessages turns claims into claim messages, each expecting the
 // claim subject's current last sequence, so that the batch fails as a whole
 // if anyone claimed or released the value meanwhile.
-func (s *Store) claimMessages(ctx context.Context, cs []events.Constraint, eventIDs map[string]string) ([]outMsg, error) {
+func (s *Store) claimMessages(ctx context.Context, cs []events.Claim) ([]outMsg, error) {
 	if len(cs) == 0 {
 		return nil, nil
 	}
-	// One word per value within one append; claiming wins over releasing
-	// the same value (a rename to the value held already is a no-op).
-	type want struct {
-		c     events.Constraint
-		order int
-	}
-	final := map[string]want{}
-	for i, c := range cs {
-		k := c.Kind + "\x00" + c.Value
-		if prev, ok := final[k]; ok && !prev.c.Release {
-			continue
-		}
-		final[k] = want{c, i}
-	}
-	ordered := make([]events.Constraint, len(cs))
-	present := make([]bool, len(cs))
-	for _, w := range final {
-		ordered[w.order] = w.c
-		present[w.order] = true
-	}
 	// Read every claim subject first, in as few round trips as the stream
 	// allows: a bulk append claims hundreds of values (claims.go).
-	var subjects []string
-	subjectOf := make([]string, len(ordered))
-	for i, c := range ordered {
-		if present[i] {
-			subjectOf[i] = ClaimSubject(c.Kind, c.Value)
-			subjects = append(subjects, subjectOf[i])
-		}
+	subjects := make([]string, len(cs))
+	for i, c := range cs {
+		subjects[i] = ClaimSubject(c.Kind, c.Value)
 	}
 	states, err := s.claimStates(ctx, subjects)
 	if err != nil {
 		return nil, err
 	}
 	var out []outMsg
-	for i, c := range ordered {
-		if !present[i] {
+	for i, c := range cs {
+		subj := subjects[i]
+		write, owner, err := c.Against(states[subj].owner)
+		if err != nil {
+			return nil, err
+		}
+		if !write {
 			continue
 		}
-		subj := subjectOf[i]
-		owner, seq := states[subj].owner, states[subj].seq
-		rec := claimRecord{Kind: c.Kind, Event: eventIDs[c.Kind+"\x00"+c.Value]}
-		switch {
-		case c.Release && owner != c.Owner:
-			continue // not ours (already released or never held)
-		case c.Release:
-			rec.Owner = ""
-		case owner == c.Owner:
-			continue // already ours
-		case owner != "":
-			return nil, &events.ClaimTakenError{Kind: c.Kind, Owner: owner}
-		default:
-			rec.Owner = c.Owner
-		}
-		data, _ := json.Marshal(rec)
+		data, _ := json.Marshal(claimRecord{Kind: c.Kind, Owner: owner, Event: c.Event})
 		h := nats.Header{}
-		h.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(seq, 10))
+		h.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(states[subj].seq, 10))
 		out = append(out, outMsg{subject: subj, header: h, data: data})
 	}
 	return out, nil

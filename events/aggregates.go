@@ -1,0 +1,17 @@
+package events
+
+// Aggregate types: the first token after SubjectPrefix in every event
+// subject, and what Aggregate.Type holds. Stored history names them, so a
+// value never changes.
+const (
+	AggregateAccount = "account"
+	AggregateApp     = "app"
+	AggregateRole    = "role"
+	AggregateOrg     = "org"
+	AggregateWebhook = "webhook"
+	AggregateSession = "session"
+	AggregateTicket  = "ticket"
+	AggregateQR      = "qr"
+	AggregateLogin   = "login"
+	AggregateOTP     = "otp"
+)
