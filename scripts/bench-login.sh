@@ -75,7 +75,7 @@ $GO build -o "$work/bin/" ./cmd/bindery ./cmd/wxsim ./cmd/binderyctl
 pick_port http_port
 pick_port sim_port
 pick_port nats_port
-token=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
+token=$(head -c 33 /dev/urandom | base64 | tr -d '/+=')
 master=$(head -c 32 /dev/urandom | base64)
 
 WXSIM_ADDR="127.0.0.1:$sim_port" "$work/bin/wxsim" >"$work/wxsim.log" 2>&1 &
@@ -99,6 +99,7 @@ echo "bench-login: load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 BINDERY_URL="http://127.0.0.1:$http_port" \
 BINDERY_ADMIN_TOKEN="$token" \
 BINDERY_NATS_URL="nats://127.0.0.1:$nats_port" \
+BINDERY_NATS_PASSWORD="$(cat "$work/data/nats-bindery.password")" \
 WXSIM_URL="http://127.0.0.1:$sim_port" \
 	"$work/bin/binderyctl" bench login "$@"
 echo "bench-login: load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

@@ -17,7 +17,7 @@ import (
 	"time"
 )
 
-const adminToken = "crash-test-admin-token-0123"
+const adminToken = "crash-test-admin-token-0123456789abcdef"
 
 func buildBinary(t *testing.T) string {
 	t.Helper()

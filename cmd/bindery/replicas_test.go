@@ -5,15 +5,19 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bindery/bindery/internal/crypto/hostcode"
-	"github.com/bindery/bindery/internal/devtools/natstest"
 )
 
-// Two bindery processes share one NATS server (BINDERY_NATS_URL): a PC
+// Two bindery processes share one NATS server: the first one's embedded
+// server, which the second reaches as the NATS user bindery with the
+// password the first generated (BINDERY_NATS_URL=nats://bindery:…@…). A PC
 // long-polls a QR login on the first, the mini-program user scans and
 // confirms on the second, and the PC's waiting request returns the tokens.
 func TestQRAcrossTwoProcesses(t *testing.T) {
@@ -21,10 +25,18 @@ func TestQRAcrossTwoProcesses(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	bin := buildBinary(t)
-	ns := natstest.Server(t, "")
-	nats := "BINDERY_NATS_URL=" + ns.ClientURL()
-	a := start(t, bin, t.TempDir(), freeAddr(t), nats)
-	b := start(t, bin, t.TempDir(), freeAddr(t), nats)
+	dirA, natsAddr := t.TempDir(), freeAddr(t)
+	a := start(t, bin, dirA, freeAddr(t), "BINDERY_NATS_LISTEN="+natsAddr)
+	pw, err := os.ReadFile(filepath.Join(dirA, "nats-bindery.password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without the password the second one does not start.
+	if out, err := exec.Command(bin, "serve", "-data-dir", t.TempDir(), "-http-addr", freeAddr(t), "-admin-token", adminToken,
+		"-nats-url", "nats://"+natsAddr, "-master-key", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=").CombinedOutput(); err == nil || !strings.Contains(string(out), "Authorization Violation") {
+		t.Fatalf("anonymous replica: %v %s", err, out)
+	}
+	b := start(t, bin, t.TempDir(), freeAddr(t), "BINDERY_NATS_URL=nats://bindery:"+strings.TrimSpace(string(pw))+"@"+natsAddr)
 
 	// A host app and an account it logs into (external_id = the host uid).
 	const secret = "host-app-secret-0123456789abcdef"

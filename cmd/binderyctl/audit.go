@@ -180,7 +180,7 @@ func auditVerify(ctx context.Context, c *cli, args []string) int {
 	if code, done := parse(fs, args); done {
 		return code
 	}
-	nc, js, err := connectNATS(ctx, *e.nats)
+	nc, js, err := c.connectNATS(ctx, *e.nats)
 	if err != nil {
 		return c.fail("%v", err)
 	}
@@ -271,7 +271,7 @@ func replayWith(ctx context.Context, c *cli, args []string, newViews func() []pr
 	if err != nil {
 		return c.fail("%v", err)
 	}
-	nc, js, err := connectNATS(ctx, *e.nats)
+	nc, js, err := c.connectNATS(ctx, *e.nats)
 	if err != nil {
 		return c.fail("%v", err)
 	}

@@ -168,7 +168,7 @@ func TestAuditLoad(t *testing.T) {
 	if v := os.Getenv("BINDERY_AUDIT_EVENTS"); v != "" {
 		fmt.Sscan(v, &n)
 	}
-	nc, js, err := connectNATS(context.Background(), url)
+	nc, js, err := (&cli{getenv: os.Getenv}).connectNATS(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}

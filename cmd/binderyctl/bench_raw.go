@@ -42,7 +42,7 @@ type rawResult struct {
 // creates the scratch stream and deletes it afterwards, also when the
 // measurement fails.
 func rawPublish(ctx context.Context, c *cli, cfg benchConfig) (*rawResult, error) {
-	nc, js, err := connectNATS(ctx, cfg.nats)
+	nc, js, err := c.connectNATS(ctx, cfg.nats)
 	if err != nil {
 		return nil, err
 	}

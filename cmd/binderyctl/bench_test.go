@@ -38,7 +38,7 @@ func benchStack(t *testing.T, extra map[string]string) (*testenv.Env, map[string
 	}
 	env := testenv.Start(t, "", settings)
 	return env, map[string]string{
-		"BINDERY_URL": env.URL, "BINDERY_ADMIN_TOKEN": testenv.AdminToken,
+		"BINDERY_URL": env.URL, "BINDERY_ADMIN_TOKEN": testenv.AdminToken, "BINDERY_NATS_PASSWORD": testenv.NATSPassword,
 		"BINDERY_NATS_URL": "nats://" + natsAddr, "WXSIM_URL": sim.URL,
 	}
 }

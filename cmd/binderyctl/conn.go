@@ -14,6 +14,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/bindery/bindery/internal/server/natsrv"
 )
 
 // endpoints are the connection flags a command takes.
@@ -58,8 +60,18 @@ func parse(fs *flag.FlagSet, args []string) (code int, done bool) {
 	return 0, false
 }
 
-func connectNATS(ctx context.Context, urls string) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := nats.Connect(urls, nats.Name("binderyctl"), nats.Timeout(5*time.Second))
+// connectNATS connects with the credentials the environment names: a user
+// in the URL, a creds file (BINDERY_NATS_CREDS), or the password of the
+// user bindery (BINDERY_NATS_PASSWORD, the content of the server's
+// <data dir>/nats-bindery.password).
+func (c *cli) connectNATS(ctx context.Context, urls string) (*nats.Conn, jetstream.JetStream, error) {
+	opts := []nats.Option{nats.Name("binderyctl"), nats.Timeout(5 * time.Second), nats.CustomInboxPrefix(natsrv.InboxPrefix)}
+	if creds := c.getenv("BINDERY_NATS_CREDS"); creds != "" {
+		opts = append(opts, nats.UserCredentials(creds))
+	} else if pw := c.getenv("BINDERY_NATS_PASSWORD"); pw != "" {
+		opts = append(opts, nats.UserInfo(natsrv.UserBindery, pw))
+	}
+	nc, err := nats.Connect(urls, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("NATS %s: %w", urls, err)
 	}

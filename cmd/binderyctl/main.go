@@ -44,7 +44,11 @@ const envHelp = `Environment (each is also a flag of the commands that use it):
   BINDERY_URL          the server's HTTP base URL        (default http://127.0.0.1:8080)
   BINDERY_ADMIN_TOKEN  the admin bearer token            (no default)
   BINDERY_NATS_URL     the NATS server the streams are on (default nats://127.0.0.1:4222,
-                       where "bindery serve" lets NATS clients in: BINDERY_NATS_LISTEN)
+                       where "bindery serve" lets NATS clients in: BINDERY_NATS_LISTEN);
+                       a user:password in it, or:
+  BINDERY_NATS_PASSWORD the password of the NATS user bindery (the server's
+                       <data dir>/nats-bindery.password)
+  BINDERY_NATS_CREDS   a NATS creds file (an external cluster with nkeys/JWT)
 `
 
 func main() {

@@ -31,7 +31,7 @@ func server(t *testing.T) (*testenv.Env, map[string]string) {
 	l.Close()
 	env := testenv.Start(t, "", map[string]string{"BINDERY_NATS_LISTEN": addr, "BINDERY_AUDIT_SEAL_INTERVAL": "0"})
 	return env, map[string]string{
-		"BINDERY_URL": env.URL, "BINDERY_ADMIN_TOKEN": testenv.AdminToken, "BINDERY_NATS_URL": "nats://" + addr,
+		"BINDERY_URL": env.URL, "BINDERY_ADMIN_TOKEN": testenv.AdminToken, "BINDERY_NATS_PASSWORD": testenv.NATSPassword, "BINDERY_NATS_URL": "nats://" + addr,
 	}
 }
 

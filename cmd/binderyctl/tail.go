@@ -91,7 +91,7 @@ func eventsTail(ctx context.Context, c *cli, args []string) int {
 			return c.fail("--since: a duration like 10m or an RFC 3339 time")
 		}
 	}
-	nc, js, err := connectNATS(ctx, *e.nats)
+	nc, js, err := c.connectNATS(ctx, *e.nats)
 	if err != nil {
 		return c.fail("%v", err)
 	}

@@ -82,13 +82,29 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	}
 	a.otpKey = deriveOTPKey(key)
 	if cfg.NATSURL == "" {
-		a.Embedded, err = natsrv.Start(natsrv.Options{DataDir: cfg.DataDir, Listen: cfg.NATSListen})
+		pw, err := natsrv.LoadPasswords(cfg.DataDir, cfg.NATSPassword, cfg.NATSDownstreamPassword)
+		if err != nil {
+			return nil, err
+		}
+		a.Embedded, err = natsrv.Start(natsrv.Options{
+			DataDir: cfg.DataDir, Listen: cfg.NATSListen, Passwords: pw,
+			ReservedConsumers: []string{delivery.Durable},
+		})
 		if err != nil {
 			return nil, err
 		}
 		a.Conn = a.Embedded.Conn
 	} else {
-		a.Conn, err = nats.Connect(cfg.NATSURL, nats.Name("bindery"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(false))
+		opts := []nats.Option{nats.Name("bindery"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(false),
+			nats.CustomInboxPrefix(natsrv.InboxPrefix)}
+		if cfg.NATSCreds != "" {
+			opts = append(opts, nats.UserCredentials(cfg.NATSCreds))
+		} else if cfg.NATSPassword != "" {
+			// Another replica's embedded server: user bindery (a user in the
+			// URL takes precedence).
+			opts = append(opts, nats.UserInfo(natsrv.UserBindery, cfg.NATSPassword))
+		}
+		a.Conn, err = nats.Connect(cfg.NATSURL, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("BINDERY_NATS_URL: cannot connect: %w", err)
 		}

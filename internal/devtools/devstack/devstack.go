@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -186,7 +187,8 @@ func (st *Stack) Banner(w io.Writer) {
 	c := st.cfg
 	nats := "off"
 	if st.App != nil && st.App.Embedded != nil && c.NATSListen != "off" {
-		nats = "nats://" + c.NATSListen
+		nats = "nats://" + c.NATSListen + "   (users bindery and downstream; passwords in " +
+			filepath.Join(c.DataDir, "nats-*.password") + ")"
 	} else if c.NATSURL != "" {
 		nats = c.NATSURL
 	}

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bindery/bindery/internal/devtools/testenv"
+	"github.com/bindery/bindery/internal/server/natsrv"
 )
 
 // start runs bindery with its embedded NATS listening on addr (a free
@@ -27,13 +31,30 @@ func start(t *testing.T, dir, addr string) (*testenv.Env, string) {
 		addr = l.Addr().String()
 		l.Close()
 	}
-	env := testenv.Start(t, dir, map[string]string{"BINDERY_NATS_LISTEN": addr, "BINDERY_AUDIT_SEAL_INTERVAL": "0"})
+	// No passwords given: the server generates them into its data dir,
+	// where an operator reads them.
+	env := testenv.Start(t, dir, map[string]string{
+		"BINDERY_NATS_LISTEN": addr, "BINDERY_AUDIT_SEAL_INTERVAL": "0",
+		"BINDERY_NATS_PASSWORD": "", "BINDERY_NATS_DOWNSTREAM_PASSWORD": "",
+	})
 	return env, addr
 }
 
-func connect(t *testing.T, addr string) *nats.Conn {
+// downstreamPassword is what an operator hands a downstream system.
+func downstreamPassword(t *testing.T, env *testenv.Env) string {
 	t.Helper()
-	nc, err := nats.Connect("nats://"+addr, nats.Name("downstream-test"))
+	b, err := os.ReadFile(filepath.Join(env.App.Config.DataDir, natsrv.DownstreamPasswordFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// connect connects as the NATS user downstream of env's server.
+func connect(t *testing.T, env *testenv.Env, addr string, opts ...nats.Option) *nats.Conn {
+	t.Helper()
+	url := "nats://" + natsrv.UserDownstream + ":" + downstreamPassword(t, env) + "@" + addr
+	nc, err := nats.Connect(url, append([]nats.Option{nats.Name("downstream-test")}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +89,7 @@ type cloudEvent struct {
 // (and account_created) live, as CloudEvents whose id is the Nats-Msg-Id.
 func TestCoreSubscriptionReceivesLive(t *testing.T) {
 	env, addr := start(t, "", "")
-	nc := connect(t, addr)
+	nc := connect(t, env, addr)
 	granted, err := nc.SubscribeSync("bindery.events.*.*.role_granted")
 	if err != nil {
 		t.Fatal(err)
@@ -181,7 +202,7 @@ func TestDurableConsumerResumes(t *testing.T) {
 	env, addr := start(t, dir, "")
 	ctx := context.Background()
 	consumer := func() jetstream.Consumer {
-		js, err := jetstream.New(connect(t, addr))
+		js, err := jetstream.New(connect(t, env, addr))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -21,7 +21,14 @@ import (
 )
 
 // AdminToken is the admin token of test servers.
-const AdminToken = "test-admin-token-0123456789"
+const AdminToken = "test-admin-token-0123456789-abcdef"
+
+// Passwords of the NATS users bindery and downstream of test servers (set
+// BINDERY_NATS_PASSWORD to "" to have the server generate them instead).
+const (
+	NATSPassword           = "test-nats-bindery-0123456789"
+	NATSDownstreamPassword = "test-nats-downstream-0123456789"
+)
 
 // Env is a running test server.
 type Env struct {
@@ -71,6 +78,9 @@ func Start(t testing.TB, dir string, env map[string]string, opts ...server.Optio
 		"BINDERY_ADMIN_TOKEN": AdminToken,
 		"BINDERY_MASTER_KEY":  "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
 		"BINDERY_RATE_LIMIT":  "0",
+
+		"BINDERY_NATS_PASSWORD":            NATSPassword,
+		"BINDERY_NATS_DOWNSTREAM_PASSWORD": NATSDownstreamPassword,
 	}
 	// Listen first, so that the token issuer is the URL the tests reach.
 	l, err := net.Listen("tcp", "127.0.0.1:0")

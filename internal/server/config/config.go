@@ -17,24 +17,30 @@ import (
 
 // Config is the server's configuration (SPEC §6).
 type Config struct {
-	HTTPAddr         string
-	DataDir          string
-	NATSURL          string
-	NATSListen       string
-	AdminToken       string
-	Issuer           string
-	WeChatAPIBase    string
-	Replicas         int
-	QRTTL            time.Duration
-	AuthLogMaxAge    time.Duration
-	MasterKey        string
-	RateLimit        float64
-	TrustedProxies   []netip.Prefix
-	OTPWebhook       string
-	OTPWebhookSecret string
-	SMTPURL          string
-	LogLevel         string
-	Dev              bool
+	HTTPAddr   string
+	DataDir    string
+	NATSURL    string
+	NATSListen string
+	// NATS credentials (SPEC §6): the passwords of the embedded server's
+	// users bindery and downstream (empty: generated files in the data dir),
+	// and a creds file for an external cluster.
+	NATSPassword           string
+	NATSDownstreamPassword string
+	NATSCreds              string
+	AdminToken             string
+	Issuer                 string
+	WeChatAPIBase          string
+	Replicas               int
+	QRTTL                  time.Duration
+	AuthLogMaxAge          time.Duration
+	MasterKey              string
+	RateLimit              float64
+	TrustedProxies         []netip.Prefix
+	OTPWebhook             string
+	OTPWebhookSecret       string
+	SMTPURL                string
+	LogLevel               string
+	Dev                    bool
 	// AuditSealInterval is how often audit checkpoints are appended
 	// (negative: only on demand).
 	AuditSealInterval time.Duration
@@ -54,6 +60,9 @@ var settings = []setting{
 	{"BINDERY_DATA_DIR", "data-dir", "./data", "data directory (embedded JetStream, snapshots, dev master key)"},
 	{"BINDERY_NATS_URL", "nats-url", "", "external NATS server or cluster URL(s); empty embeds nats-server"},
 	{"BINDERY_NATS_LISTEN", "nats-listen", "127.0.0.1:4222", "where the embedded NATS accepts clients, or off"},
+	{"BINDERY_NATS_PASSWORD", "nats-password", "", "password of the NATS user bindery (empty: <data-dir>/nats-bindery.password, generated)"},
+	{"BINDERY_NATS_DOWNSTREAM_PASSWORD", "nats-downstream-password", "", "password of the NATS user downstream (empty: <data-dir>/nats-downstream.password, generated)"},
+	{"BINDERY_NATS_CREDS", "nats-creds", "", "NATS creds file (nkey/JWT) for an external cluster"},
 	{"BINDERY_ADMIN_TOKEN", "admin-token", "", "bearer token of the admin API (required outside dev mode)"},
 	{"BINDERY_ISSUER", "issuer", "", "token issuer URL (default http://<http-addr>)"},
 	{"BINDERY_WECHAT_API_BASE", "wechat-api-base", "https://api.weixin.qq.com", "WeChat server API base URL"},
@@ -111,6 +120,8 @@ func Load(args []string, getenv func(string) string, dev bool) (*Config, error) 
 		WeChatAPIBase: strings.TrimRight(get("BINDERY_WECHAT_API_BASE"), "/"), MasterKey: get("BINDERY_MASTER_KEY"),
 		OTPWebhook: get("BINDERY_OTP_WEBHOOK"), OTPWebhookSecret: get("BINDERY_OTP_WEBHOOK_SECRET"),
 		SMTPURL: get("BINDERY_SMTP_URL"), LogLevel: get("BINDERY_LOG_LEVEL"), Dev: dev,
+		NATSPassword: get("BINDERY_NATS_PASSWORD"), NATSDownstreamPassword: get("BINDERY_NATS_DOWNSTREAM_PASSWORD"),
+		NATSCreds: get("BINDERY_NATS_CREDS"),
 	}
 	var errs []error
 	bad := func(env, format string, args ...any) {
@@ -125,6 +136,13 @@ func Load(args []string, getenv func(string) string, dev bool) (*Config, error) 
 	if c.NATSListen != "off" {
 		if _, _, err := net.SplitHostPort(c.NATSListen); err != nil {
 			bad("BINDERY_NATS_LISTEN", "%q is not host:port or off", c.NATSListen)
+		}
+	}
+	if c.NATSCreds != "" {
+		if c.NATSURL == "" {
+			bad("BINDERY_NATS_CREDS", "is for an external cluster: set BINDERY_NATS_URL too")
+		} else if _, err := os.Stat(c.NATSCreds); err != nil {
+			bad("BINDERY_NATS_CREDS", "%v", err)
 		}
 	}
 	if c.AdminToken == "" && dev {

@@ -1,5 +1,5 @@
 // Package natsrv runs the embedded nats-server with JetStream that Bindery
-// uses when no external NATS URL is configured.
+// uses when no external NATS URL is configured, with its users.
 package natsrv
 
 import (
@@ -19,6 +19,12 @@ type Options struct {
 	DataDir string // JetStream file storage goes to DataDir/jetstream
 	Listen  string // host:port for outside NATS clients, or "off"
 	Name    string
+	// Passwords of the users bindery and downstream (LoadPasswords); every
+	// client authenticates, Bindery's own in-process connection too.
+	Passwords Passwords
+	// ReservedConsumers are Bindery's durable consumer names, out of a
+	// downstream user's reach.
+	ReservedConsumers []string
 }
 
 // Embedded is a running in-process server and a connection to it.
@@ -38,6 +44,10 @@ func Start(o Options) (*Embedded, error) {
 		MaxPayload:         8 << 20,
 		JetStreamMaxMemory: 256 << 20,
 	}
+	if o.Passwords.Bindery == "" || o.Passwords.Downstream == "" {
+		return nil, errors.New("embedded nats: no passwords (LoadPasswords)")
+	}
+	opts.Users = users(o.Passwords, o.ReservedConsumers)
 	if opts.ServerName == "" {
 		opts.ServerName = "bindery"
 	}
@@ -63,7 +73,8 @@ func Start(o Options) (*Embedded, error) {
 		ns.Shutdown()
 		return nil, errors.New("embedded nats: not ready (is BINDERY_NATS_LISTEN already in use?)")
 	}
-	nc, err := nats.Connect("", nats.InProcessServer(ns), nats.Name("bindery"), nats.MaxReconnects(-1))
+	nc, err := nats.Connect("", nats.InProcessServer(ns), nats.Name("bindery"), nats.MaxReconnects(-1),
+		nats.UserInfo(UserBindery, o.Passwords.Bindery), nats.CustomInboxPrefix(InboxPrefix))
 	if err != nil {
 		ns.Shutdown()
 		return nil, fmt.Errorf("embedded nats: connect: %w", err)
