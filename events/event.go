@@ -25,7 +25,7 @@ type Versioned interface {
 
 // Aggregate names the stream of facts that one decision is made on.
 type Aggregate struct {
-	Type string // account, app, role, org, session, ticket, qr, login, otp, webhook
+	Type string // one of the Aggregate* constants (aggregates.go)
 	ID   string
 }
 
@@ -52,7 +52,7 @@ const (
 
 // authLogTypes are the aggregate types whose events live in the auth log.
 var authLogTypes = map[string]bool{
-	"login": true, "session": true, "ticket": true, "qr": true, "otp": true,
+	AggregateLogin: true, AggregateSession: true, AggregateTicket: true, AggregateQR: true, AggregateOTP: true,
 }
 
 // StreamOf says which stream an aggregate type belongs to.

@@ -74,7 +74,7 @@ func rawPublish(ctx context.Context, c *cli, cfg benchConfig) (*rawResult, error
 
 	// The payload is what a returning-user login stores: one encoded
 	// login_succeeded envelope.
-	_, payload, err := events.Encode(events.Aggregate{Type: "login", ID: events.HashBytes([]byte(uuid.NewString()))},
+	_, payload, err := events.Encode(events.Aggregate{Type: events.AggregateLogin, ID: events.HashBytes([]byte(uuid.NewString()))},
 		events.LoginSucceeded{App: "bench-0000", AccountID: uuid.NewString(), Method: "code", Rule: "openid", SessionID: uuid.NewString()},
 		events.Meta{Actor: "system", RequestID: uuid.NewString(), Time: time.Now()}, events.HashBytes(nil))
 	if err != nil {

@@ -11,9 +11,9 @@ import (
 
 // Aggregate types of login and binding (all in the auth log).
 const (
-	AttemptType = "login"  // login/<AttemptID>: one code's outcome; login/acct_<id>: a password guard
-	TicketType  = "ticket" // ticket/<sha256 of the bind ticket>
-	OTPType     = "otp"    // otp/<sha256 of channel and address>
+	AttemptType = events.AggregateLogin  // login/<AttemptID>: one code's outcome; login/acct_<id>: a password guard
+	TicketType  = events.AggregateTicket // ticket/<sha256 of the bind ticket>
+	OTPType     = events.AggregateOTP    // otp/<sha256 of channel and address>
 )
 
 // Kinds of code an attempt is keyed by (AttemptID).

@@ -375,7 +375,7 @@ func (f Filter) match(kind string, seq uint64, msg *nats.Msg) (Item, bool) {
 		return it, false
 	}
 	if f.Account != "" {
-		if !(agg.Type == "account" && agg.ID == f.Account) && !dataNames(env.Data, AccountField, f.Account) {
+		if !(agg.Type == events.AggregateAccount && agg.ID == f.Account) && !dataNames(env.Data, AccountField, f.Account) {
 			return it, false
 		}
 	}

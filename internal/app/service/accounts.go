@@ -26,7 +26,7 @@ type Accounts struct {
 // NewAccounts wires the account commands to a store.
 func NewAccounts(store events.Store, box *secrets.Box) *Accounts {
 	return &Accounts{
-		Repo:   events.NewRepository(store, "account", account.New, 50000),
+		Repo:   events.NewRepository(store, events.AggregateAccount, account.New, 50000),
 		Box:    box,
 		Hasher: password.Hash,
 		NewID:  uuid.NewString,

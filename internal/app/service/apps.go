@@ -26,7 +26,7 @@ type Apps struct {
 
 // NewApps wires the app commands to a store and the app view.
 func NewApps(store events.Store, box *secrets.Box, view *projections.Apps) *Apps {
-	return &Apps{Repo: events.NewRepository(store, "app", app.New, 1000), Box: box, View: view}
+	return &Apps{Repo: events.NewRepository(store, events.AggregateApp, app.New, 1000), Box: box, View: view}
 }
 
 // PutApp is the admin's create-or-replace command; secrets in plain text

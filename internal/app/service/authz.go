@@ -30,9 +30,9 @@ type Authz struct {
 // NewAuthz wires the commands to a store.
 func NewAuthz(store events.Store) *Authz {
 	return &Authz{
-		Roles:   events.NewRepository(store, "role", func(id string) *role.Role { return role.New(events.RoleName(id)) }, 10000),
-		Holders: events.NewRepository(store, "account", role.NewHolder, 50000),
-		Orgs:    events.NewRepository(store, "org", func(id string) *org.Org { return org.New(events.OrgID(id)) }, 10000),
+		Roles:   events.NewRepository(store, events.AggregateRole, func(id string) *role.Role { return role.New(events.RoleName(id)) }, 10000),
+		Holders: events.NewRepository(store, events.AggregateAccount, role.NewHolder, 50000),
+		Orgs:    events.NewRepository(store, events.AggregateOrg, func(id string) *org.Org { return org.New(events.OrgID(id)) }, 10000),
 		store:   store,
 		tree:    orgTree{parents: map[string]string{}},
 	}
@@ -48,7 +48,7 @@ type orgTree struct {
 	parents map[string]string
 }
 
-var treeAggregate = events.Aggregate{Type: "org", ID: events.OrgTreeID}
+var treeAggregate = events.Aggregate{Type: events.AggregateOrg, ID: events.OrgTreeID}
 
 // catchUp reads the tree events after the copy. Callers hold t.mu.
 func (t *orgTree) catchUp(ctx context.Context, store events.Store) error {

@@ -29,11 +29,12 @@ import (
 	"github.com/bindery/bindery/projections"
 )
 
-// Auth-log aggregate types of login and binding.
+// Auth-log aggregate types of login and binding (names kept for callers;
+// the values live in events).
 const (
-	LoginAggregate  = "login"
-	TicketAggregate = "ticket"
-	OTPAggregate    = "otp"
+	LoginAggregate  = events.AggregateLogin
+	TicketAggregate = events.AggregateTicket
+	OTPAggregate    = events.AggregateOTP
 )
 
 // TicketPrefix starts every bind ticket ("bbt.<base64url of 32 bytes>").

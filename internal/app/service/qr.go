@@ -27,7 +27,7 @@ import (
 )
 
 // QRAggregate is the aggregate type of QR login sessions (auth log).
-const QRAggregate = "qr"
+const QRAggregate = events.AggregateQR
 
 // Defaults and bounds of QR logins.
 const (

@@ -24,7 +24,7 @@ const (
 )
 
 // SessionAggregate is the aggregate type of session families (auth log).
-const SessionAggregate = "session"
+const SessionAggregate = events.AggregateSession
 
 // IDClaims are the profile claims put into an id_token.
 type IDClaims struct {

@@ -29,7 +29,7 @@ type Webhooks struct {
 // filter may use.
 func NewWebhooks(store events.Store, box *secrets.Box, reg *events.Registry) *Webhooks {
 	return &Webhooks{
-		Repo:  events.NewRepository(store, "webhook", webhook.New, 1000),
+		Repo:  events.NewRepository(store, events.AggregateWebhook, webhook.New, 1000),
 		Box:   box,
 		Known: KnownEventNames(reg),
 	}

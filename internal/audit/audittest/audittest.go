@@ -106,11 +106,11 @@ func (p *Publisher) Count() int { return p.n }
 func (p *Publisher) inert(i int, emit func(events.Aggregate, events.Event) error) error {
 	id := fmt.Sprintf("00000000-0000-4000-8000-%012d", i%1000)
 	name := fmt.Sprintf("Nobody %d", i)
-	if err := emit(events.Aggregate{Type: "account", ID: id}, events.AccountUpdated{AccountID: id, DisplayName: &name, Source: "bench"}); err != nil {
+	if err := emit(events.Aggregate{Type: events.AggregateAccount, ID: id}, events.AccountUpdated{AccountID: id, DisplayName: &name, Source: "bench"}); err != nil {
 		return err
 	}
 	login := uuid.NewString()
-	return emit(events.Aggregate{Type: "login", ID: login}, events.LoginFailed{App: "demo", AccountID: id, Method: "code", Reason: "invalid_code"})
+	return emit(events.Aggregate{Type: events.AggregateLogin, ID: login}, events.LoginFailed{App: "demo", AccountID: id, Method: "code", Reason: "invalid_code"})
 }
 
 type step struct {
@@ -120,7 +120,7 @@ type step struct {
 
 func (p *Publisher) mixed(i int, emit func(events.Aggregate, events.Event) error) error {
 	id := uuid.NewString()
-	acc := events.Aggregate{Type: "account", ID: id}
+	acc := events.Aggregate{Type: events.AggregateAccount, ID: id}
 	role := fmt.Sprintf("role%d", i%50)
 	org := fmt.Sprintf("org%d", i%20)
 	name := fmt.Sprintf("Renamed %d", i)
@@ -128,17 +128,17 @@ func (p *Publisher) mixed(i int, emit func(events.Aggregate, events.Event) error
 		{acc, events.AccountCreated{AccountID: id, Username: fmt.Sprintf("user%d", p.n), DisplayName: fmt.Sprintf("User %d", i), Phone: fmt.Sprintf("+86138%08d", i), Source: "admin"}},
 		{acc, events.AccountUpdated{AccountID: id, DisplayName: &name, Source: "admin"}},
 		{acc, events.RoleGranted{AccountID: id, Role: role}},
-		{events.Aggregate{Type: "org", ID: org}, events.OrgMemberAdded{OrgID: org, AccountID: id}},
+		{events.Aggregate{Type: events.AggregateOrg, ID: org}, events.OrgMemberAdded{OrgID: org, AccountID: id}},
 	}
 	if i < 50 {
-		steps = append([]step{{events.Aggregate{Type: "role", ID: role}, events.RoleDefined{Role: role, Permissions: []string{"report:read"}}}}, steps...)
+		steps = append([]step{{events.Aggregate{Type: events.AggregateRole, ID: role}, events.RoleDefined{Role: role, Permissions: []string{"report:read"}}}}, steps...)
 	}
 	if i < 20 {
-		steps = append(steps, step{events.Aggregate{Type: "org", ID: org}, events.OrgDefined{OrgID: org, Name: "Org " + org}})
+		steps = append(steps, step{events.Aggregate{Type: events.AggregateOrg, ID: org}, events.OrgDefined{OrgID: org, Name: "Org " + org}})
 	}
 	if i%10 == 0 {
 		app := fmt.Sprintf("app%d", i)
-		steps = append(steps, step{events.Aggregate{Type: "app", ID: app}, events.AppRegistered{AppID: app, AppSettings: events.AppSettings{Name: app, Kind: events.AppKindHost, MatchRules: []string{"external_id"}, OnNoMatch: "bind", AccountSource: events.AppAccountSource{Mode: "local"}}}})
+		steps = append(steps, step{events.Aggregate{Type: events.AggregateApp, ID: app}, events.AppRegistered{AppID: app, AppSettings: events.AppSettings{Name: app, Kind: events.AppKindHost, MatchRules: []string{"external_id"}, OnNoMatch: "bind", AccountSource: events.AppAccountSource{Mode: "local"}}}})
 	}
 	if i%7 == 0 {
 		steps = append(steps, step{acc, events.AccountDisabled{AccountID: id, Reason: "test"}})
@@ -148,8 +148,8 @@ func (p *Publisher) mixed(i int, emit func(events.Aggregate, events.Event) error
 	}
 	sid := uuid.NewString()
 	steps = append(steps,
-		step{events.Aggregate{Type: "login", ID: uuid.NewString()}, events.LoginSucceeded{App: "demo", AccountID: id, Method: "code", SessionID: sid}},
-		step{events.Aggregate{Type: "session", ID: sid}, events.SessionIssued{SessionID: sid, AccountID: id, App: "demo", TokenHash: "ab", AuthTime: p.Clock, ExpiresAt: p.Clock.Add(time.Hour)}},
+		step{events.Aggregate{Type: events.AggregateLogin, ID: uuid.NewString()}, events.LoginSucceeded{App: "demo", AccountID: id, Method: "code", SessionID: sid}},
+		step{events.Aggregate{Type: events.AggregateSession, ID: sid}, events.SessionIssued{SessionID: sid, AccountID: id, App: "demo", TokenHash: "ab", AuthTime: p.Clock, ExpiresAt: p.Clock.Add(time.Hour)}},
 	)
 	for _, s := range steps {
 		if err := emit(s.agg, s.e); err != nil {
