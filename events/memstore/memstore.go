@@ -250,6 +250,32 @@ func (s *Store) Head(ctx context.Context) (events.Position, error) {
 	return events.Position{History: s.streams[events.StreamHistory].last, AuthLog: s.streams[events.StreamAuthLog].last}, nil
 }
 
+// Given appends evs to agg after whatever agg holds (the store supplies
+// the expected sequence and the prevhash): the "given these events" of a
+// use-case test. It returns the position the events reached.
+func (s *Store) Given(agg events.Aggregate, evs ...events.Event) (events.Position, error) {
+	s.mu.RLock()
+	es := s.streams[events.StreamOf(agg.Type)].aggs[agg]
+	s.mu.RUnlock()
+	ch := events.Change{Aggregate: agg, Expected: lastSeq(es), Events: evs}
+	if n := len(es); n > 0 {
+		ch.PrevHash = events.HashBytes(es[n-1].raw)
+	}
+	recs, err := s.Append(context.Background(), events.Meta{Actor: "given"}, ch)
+	return events.PositionOf(recs), err
+}
+
+// EventsSince is Since without the envelopes: the payloads appended after
+// pos, in order, for "then these events are appended".
+func (s *Store) EventsSince(pos events.Position) []events.Event {
+	recs := s.Since(pos)
+	out := make([]events.Event, len(recs))
+	for i, r := range recs {
+		out[i] = r.Event
+	}
+	return out
+}
+
 // Since returns every event stored after pos (on either stream), in the
 // order they were stored: what a command appended, for "then these events"
 // assertions. Pass the Head read before the command.

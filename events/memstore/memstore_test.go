@@ -100,3 +100,31 @@ func TestBeforeAppend(t *testing.T) {
 		t.Fatalf("update: n=%d, %d conflicts (%v); want 11 after one conflict", st.N, conflicts, err)
 	}
 }
+
+// Given appends after what the aggregate holds, chained; EventsSince is
+// what came after a mark.
+func TestGivenThen(t *testing.T) {
+	s := memstore.New(memstore.WithRegistry(storetest.Registry()))
+	agg := events.Aggregate{Type: events.AggregateAccount, ID: "g"}
+	if _, err := s.Given(agg, storetest.Counted{By: 1}); err != nil {
+		t.Fatal(err)
+	}
+	pos, err := s.Given(agg, storetest.Counted{By: 2}, storetest.Counted{By: 3})
+	if err != nil || pos.History != 3 {
+		t.Fatalf("given: %v %v", pos, err)
+	}
+	recs, _ := s.Load(context.Background(), agg, 0)
+	for i, r := range recs {
+		if i > 0 && r.Envelope.PrevHash != recs[i-1].Hash() {
+			t.Fatalf("event %d is not chained", i)
+		}
+	}
+	mark, _ := s.Head(context.Background())
+	repo := storetest.Counters(s, events.AggregateAccount)
+	if _, st, err := repo.Update(context.Background(), agg.ID, storetest.Meta(), storetest.Add(4)); err != nil || st.N != 10 {
+		t.Fatalf("update: %v %v", st, err)
+	}
+	if got := s.EventsSince(mark); len(got) != 1 || got[0] != (storetest.Counted{By: 4}) {
+		t.Fatalf("then: %v", got)
+	}
+}
