@@ -13,6 +13,7 @@ import (
 
 	"github.com/bindery/bindery/domain"
 	"github.com/bindery/bindery/domain/account"
+	"github.com/bindery/bindery/domain/session"
 	"github.com/bindery/bindery/internal/crypto/tokens"
 )
 
@@ -220,8 +221,11 @@ func invalidToken(c echo.Context, detail string) error {
 
 // user lets a request through only with a valid id_token of any app as
 // bearer (a logged-in mini-program user); currentUser then says who. The
-// token is checked on its own (signature, iss, exp): a revoked session's
-// id_token stays valid until it expires.
+// signature, iss and exp are not enough: the token's session must still be
+// live (not logged out, not revoked by reuse detection) and its account
+// still active, decided on the store, so that the id_token of an ended
+// session can neither read userinfo nor scan and confirm a QR login (which
+// would mint a fresh session).
 func (s *Server) user(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		tok, ok := bearer(c)
@@ -241,6 +245,17 @@ func (s *Server) user(next echo.HandlerFunc) echo.HandlerFunc {
 		u, ok := userClaims(claims)
 		if !ok {
 			return invalidToken(c, "the id_token lacks sub, aud or sid")
+		}
+		if s.Sessions != nil {
+			switch err := s.Sessions.Live(c.Request().Context(), u.SessionID, u.AccountID); {
+			case errors.Is(err, account.ErrDisabled):
+				return err
+			case errors.Is(err, session.ErrInvalid), errors.Is(err, account.ErrNotFound):
+				s.log.Warn("bearer id_token of an ended session refused", "sid", u.SessionID, "ip", s.clientIP(c), "user_agent", c.Request().UserAgent(), "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+				return invalidToken(c, "the id_token's session has ended; log in again")
+			case err != nil:
+				return err
+			}
 		}
 		c.Set(userKey, u)
 		return next(c)

@@ -298,7 +298,8 @@ func TestUserinfo(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	tok, err := other.Sign(map[string]any{"sub": acc, "aud": "other-app", "sid": uuid.NewString(), "iat": now, "exp": now.Add(time.Minute), "auth_time": now})
+	// (Its sid is a live session's: a token of no session opens nothing.)
+	tok, err := other.Sign(map[string]any{"sub": acc, "aud": "other-app", "sid": familyOf(t, iss.SessionToken), "iat": now, "exp": now.Add(time.Minute), "auth_time": now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -171,6 +171,7 @@ func (a *App) open(ctx context.Context) error {
 	go a.Signer.Maintain(keysCtx, time.Minute, func(err error) { a.Log.Warn("signing keys", "err", err) })
 	a.Sessions = service.NewSessions(timedStore{a.Store, a.Metrics}, a.Signer, a.Accounts)
 	a.Sessions.Repo.OnConflict = a.Metrics.Conflicts.Inc
+	a.Sessions.Gate = accounts
 	apps, err := a.openLogin(accounts, authz)
 	if err != nil {
 		return err

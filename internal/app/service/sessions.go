@@ -47,12 +47,15 @@ type Issued struct {
 // of opaque session tokens, rotated on every refresh, each refresh also
 // signing a fresh id_token with the account's current claims.
 type Sessions struct {
-	Store      events.Store
-	Signer     *tokens.Signer
-	Accounts   *projections.Accounts // current claims (and status) on refresh
-	IDTokenTTL time.Duration         // default 15 minutes
-	SessionTTL time.Duration         // each session token's lifetime; default 30 days
-	Now        func() time.Time      // default time.Now
+	Store    events.Store
+	Signer   *tokens.Signer
+	Accounts *projections.Accounts // current claims on refresh
+	// Gate decides on the account aggregate whether it may still act (a
+	// refresh, a bearer id_token); nil trusts the view alone (tests).
+	Gate       AccountGate
+	IDTokenTTL time.Duration    // default 15 minutes
+	SessionTTL time.Duration    // each session token's lifetime; default 30 days
+	Now        func() time.Time // default time.Now
 
 	// Repo holds the session families; NewSessions makes it (and it is made
 	// on first use when the struct is built by hand).
@@ -237,7 +240,18 @@ func (s *Sessions) RefreshFor(ctx context.Context, meta events.Meta, sessionToke
 		if !ok {
 			return events.Decision{}, session.ErrInvalid
 		}
-		if acc.Status == account.StatusDisabled {
+		disabled := acc.Status == account.StatusDisabled
+		if s.Gate != nil && !disabled {
+			// Decided on the account aggregate: this replica's view may
+			// lag a disable made on another.
+			switch err := s.Gate.CanAct(ctx, st.AccountID()); {
+			case errors.Is(err, account.ErrDisabled):
+				disabled = true
+			case err != nil:
+				return events.Decision{}, err
+			}
+		}
+		if disabled {
 			outcome = account.ErrDisabled
 			return events.Decision{Events: st.Revoke(events.RevokeAccountDisabled)}, nil
 		}

@@ -1,0 +1,54 @@
+package service
+
+import (
+	"context"
+
+	"github.com/bindery/bindery/domain/session"
+)
+
+// AccountGate says, from the store rather than a view, whether an account
+// may act now: nil, account.ErrDisabled or account.ErrNotFound
+// (*Accounts.CanAct).
+type AccountGate interface {
+	CanAct(ctx context.Context, accountID string) error
+}
+
+// Live reports whether the session family sid still speaks for accountID:
+// the account may act (account.ErrDisabled otherwise) and the session exists
+// for that account, is neither revoked (logout, reuse detection, a disabled
+// account) nor expired (session.ErrInvalid otherwise). Both are decided on
+// the aggregates as the store holds them, never on views that may lag, so a
+// session ended on any replica stops its id_tokens on every replica at once.
+// The account goes first: a disabled account's tokens say so, whatever
+// became of their session.
+func (s *Sessions) Live(ctx context.Context, sid, accountID string) error {
+	s.init()
+	if s.Gate != nil {
+		if err := s.Gate.CanAct(ctx, accountID); err != nil {
+			return err
+		}
+	}
+	st, _, err := s.Repo.Refresh(ctx, sid)
+	if err != nil {
+		return err
+	}
+	if !st.Exists() || st.AccountID() != accountID {
+		return session.ErrInvalid
+	}
+	if revoked, _ := st.Revoked(); revoked || !s.now().Before(st.ExpiresAt()) {
+		return session.ErrInvalid
+	}
+	return nil
+}
+
+// CanAct answers whether the account may log in or act now, decided on its
+// aggregate refreshed from the store (one subject-index lookup when cached).
+func (s *Accounts) CanAct(ctx context.Context, accountID string) error {
+	st, _, err := s.Repo.Refresh(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	return st.CanLogIn()
+}
+
+var _ AccountGate = (*Accounts)(nil)
