@@ -8,7 +8,7 @@ import (
 	"github.com/bindery/bindery/domain"
 	"github.com/bindery/bindery/domain/account"
 	"github.com/bindery/bindery/events"
-	"github.com/bindery/bindery/internal/app/service"
+	"github.com/bindery/bindery/internal/app/accounts"
 )
 
 func (s *Server) accountRoutes(e *echo.Echo) {
@@ -38,7 +38,7 @@ func (s *Server) createAccount(c echo.Context) error {
 	if err := bind(c, &req); err != nil {
 		return err
 	}
-	id, pos, err := s.Accounts.Create(c.Request().Context(), s.adminMeta(c), service.CreateAccount{
+	id, pos, err := s.Accounts.Create(c.Request().Context(), s.adminMeta(c), accounts.Create{
 		Profile: account.Profile{
 			ExternalID: req.ExternalID, Username: req.Username, DisplayName: req.DisplayName,
 			AvatarURL: req.AvatarURL, Phone: req.Phone, Email: req.Email, Attributes: req.Attributes,
@@ -147,7 +147,7 @@ func (s *Server) updateAccount(c echo.Context) error {
 	if err := bind(c, &req); err != nil {
 		return err
 	}
-	pos, err := s.Accounts.Update(c.Request().Context(), s.adminMeta(c), id, service.UpdateAccount{
+	pos, err := s.Accounts.Update(c.Request().Context(), s.adminMeta(c), id, accounts.Update{
 		ExternalID: req.ExternalID, Username: req.Username, DisplayName: req.DisplayName, AvatarURL: req.AvatarURL,
 		Phone: req.Phone, Email: req.Email, Password: req.Password, Status: req.Status, Attributes: req.Attributes,
 	})

@@ -9,7 +9,7 @@ import (
 	"github.com/bindery/bindery/domain"
 	"github.com/bindery/bindery/domain/app"
 	"github.com/bindery/bindery/events"
-	"github.com/bindery/bindery/internal/app/service"
+	"github.com/bindery/bindery/internal/app/apps"
 	"github.com/bindery/bindery/projections"
 )
 
@@ -121,7 +121,7 @@ func (s *Server) putApp(c echo.Context) error {
 	if req.ID != "" && req.ID != id {
 		return domain.Invalid("id: differs from the path")
 	}
-	in := service.PutApp{Config: app.Config{
+	in := apps.Put{Config: app.Config{
 		Name: req.Name, Kind: req.Kind, MatchRules: req.MatchRules, OnNoMatch: req.OnNoMatch, FieldMapping: req.FieldMapping,
 	}}
 	switch req.Kind {

@@ -17,7 +17,8 @@ import (
 	"github.com/bindery/bindery/domain/account"
 	"github.com/bindery/bindery/domain/role"
 	"github.com/bindery/bindery/events"
-	"github.com/bindery/bindery/internal/app/service"
+	"github.com/bindery/bindery/internal/app/accounts"
+	"github.com/bindery/bindery/internal/app/authz"
 	"github.com/bindery/bindery/internal/devtools/testenv"
 	"github.com/bindery/bindery/internal/server"
 	"github.com/bindery/bindery/internal/server/config"
@@ -110,20 +111,20 @@ func BenchmarkAuthzCheckHTTP(b *testing.B) {
 // seedAuthz makes n accounts, ten roles, a small org tree (hq ─ dept-d ─
 // team-t) and gives every account an unscoped and a scoped grant, through
 // the services (a benchmark's setup need not go over HTTP).
-func seedAuthz(b *testing.B, ctx context.Context, accounts *service.Accounts, authz *service.Authz, n int) ([]string, events.Position) {
+func seedAuthz(b *testing.B, ctx context.Context, accts *accounts.Service, az *authz.Service, n int) ([]string, events.Position) {
 	b.Helper()
 	meta := events.Meta{Actor: "bench", Time: time.Now()}
 	var last events.Position
 	for r := 0; r < 10; r++ {
 		perms := []string{fmt.Sprintf("res%d:act%d", r, r%3), fmt.Sprintf("res%d:*", (r+1)%10)}
-		if _, _, p, err := authz.DefineRole(ctx, meta, fmt.Sprintf("role-%d", r), perms); err != nil {
+		if _, _, p, err := az.DefineRole(ctx, meta, fmt.Sprintf("role-%d", r), perms); err != nil {
 			b.Fatal(err)
 		} else {
 			last = last.Max(p)
 		}
 	}
 	define := func(id, parent string) {
-		_, p, err := authz.DefineOrg(ctx, meta, id, id, parent)
+		_, p, err := az.DefineOrg(ctx, meta, id, id, parent)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -145,17 +146,17 @@ func seedAuthz(b *testing.B, ctx context.Context, accounts *service.Accounts, au
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				id, p, err := accounts.Create(ctx, meta, service.CreateAccount{Profile: account.Profile{DisplayName: "bench"}})
+				id, p, err := accts.Create(ctx, meta, accounts.Create{Profile: account.Profile{DisplayName: "bench"}})
 				if err != nil {
 					b.Error(err)
 					return
 				}
-				_, p2, err := authz.Grant(ctx, meta, id, role.Grant{Role: fmt.Sprintf("role-%d", i%10)})
+				_, p2, err := az.Grant(ctx, meta, id, role.Grant{Role: fmt.Sprintf("role-%d", i%10)})
 				if err != nil {
 					b.Error(err)
 					return
 				}
-				_, p3, err := authz.Grant(ctx, meta, id, role.Grant{Role: fmt.Sprintf("role-%d", (i+5)%10), Org: fmt.Sprintf("dept-%d", i%3)})
+				_, p3, err := az.Grant(ctx, meta, id, role.Grant{Role: fmt.Sprintf("role-%d", (i+5)%10), Org: fmt.Sprintf("dept-%d", i%3)})
 				if err != nil {
 					b.Error(err)
 					return

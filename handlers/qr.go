@@ -12,7 +12,7 @@ import (
 	"github.com/bindery/bindery/domain"
 	"github.com/bindery/bindery/domain/qrlogin"
 	"github.com/bindery/bindery/events"
-	"github.com/bindery/bindery/internal/app/service"
+	"github.com/bindery/bindery/internal/app/qr"
 )
 
 // PollTokenHeader carries a QR login's poll token.
@@ -75,9 +75,9 @@ func waitParam(c echo.Context) (time.Duration, error) {
 	}
 	n, err := strconv.Atoi(raw)
 	if err != nil || n < 0 {
-		return 0, validationf("wait: whole seconds, 0 to %d", int(service.MaxQRWait.Seconds()))
+		return 0, validationf("wait: whole seconds, 0 to %d", int(qr.MaxWait.Seconds()))
 	}
-	return min(time.Duration(n)*time.Second, service.MaxQRWait), nil
+	return min(time.Duration(n)*time.Second, qr.MaxWait), nil
 }
 
 // knownState reads ?state=, the state the poller already shows: a
@@ -182,7 +182,7 @@ func (s *Server) qrImage(c echo.Context) error {
 
 // userStep runs a mini-program user's step and answers the state and who
 // asked.
-func (s *Server) userStep(c echo.Context, step func(meta events.Meta, id string, u UserClaims) (service.QRStep, events.Position, error)) error {
+func (s *Server) userStep(c echo.Context, step func(meta events.Meta, id string, u UserClaims) (qr.Step, events.Position, error)) error {
 	u := currentUser(c)
 	if u.AccountID == "" {
 		return domain.New(domain.KindUnauthorized, "unauthorized", "an id_token is required as bearer token")
@@ -199,19 +199,19 @@ func (s *Server) userStep(c echo.Context, step func(meta events.Meta, id string,
 }
 
 func (s *Server) scanQR(c echo.Context) error {
-	return s.userStep(c, func(meta events.Meta, id string, u UserClaims) (service.QRStep, events.Position, error) {
+	return s.userStep(c, func(meta events.Meta, id string, u UserClaims) (qr.Step, events.Position, error) {
 		return s.QR.Scan(c.Request().Context(), meta, id, u.AccountID, u.App)
 	})
 }
 
 func (s *Server) confirmQR(c echo.Context) error {
-	return s.userStep(c, func(meta events.Meta, id string, u UserClaims) (service.QRStep, events.Position, error) {
+	return s.userStep(c, func(meta events.Meta, id string, u UserClaims) (qr.Step, events.Position, error) {
 		return s.QR.Confirm(c.Request().Context(), meta, id, u.AccountID)
 	})
 }
 
 func (s *Server) cancelQR(c echo.Context) error {
-	return s.userStep(c, func(meta events.Meta, id string, u UserClaims) (service.QRStep, events.Position, error) {
+	return s.userStep(c, func(meta events.Meta, id string, u UserClaims) (qr.Step, events.Position, error) {
 		return s.QR.Cancel(c.Request().Context(), meta, id, u.AccountID)
 	})
 }

@@ -17,7 +17,7 @@ import (
 	gozxingqr "github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/bindery/bindery/events"
-	"github.com/bindery/bindery/internal/app/service"
+	"github.com/bindery/bindery/internal/app/sessions"
 	"github.com/bindery/bindery/internal/devtools/natstest"
 	"github.com/bindery/bindery/internal/devtools/testenv"
 	"github.com/bindery/bindery/internal/server"
@@ -93,7 +93,7 @@ func (e *qrEnv) login(accountID string) string {
 	if !ok {
 		e.T.Fatalf("account %s not in the view", accountID)
 	}
-	change, issued, err := e.App.Sessions.Start(service.ClaimsFor(acc), qrApp, []string{"test"}, e.clock.Now())
+	change, issued, err := e.App.Sessions.Start(sessions.ClaimsFor(acc), qrApp, []string{"test"}, e.clock.Now())
 	if err != nil {
 		e.T.Fatal(err)
 	}

@@ -24,7 +24,14 @@ import (
 	"github.com/bindery/bindery/docs"
 	"github.com/bindery/bindery/domain"
 	"github.com/bindery/bindery/events"
+	"github.com/bindery/bindery/internal/app/accounts"
+	"github.com/bindery/bindery/internal/app/accountsync"
+	"github.com/bindery/bindery/internal/app/apps"
+	"github.com/bindery/bindery/internal/app/authz"
+	"github.com/bindery/bindery/internal/app/qr"
 	"github.com/bindery/bindery/internal/app/service"
+	"github.com/bindery/bindery/internal/app/sessions"
+	"github.com/bindery/bindery/internal/app/webhooks"
 	"github.com/bindery/bindery/internal/audit"
 	"github.com/bindery/bindery/internal/crypto/tokens"
 	"github.com/bindery/bindery/internal/server/metrics"
@@ -39,7 +46,7 @@ const PositionHeader = "X-Bindery-Position"
 type Deps struct {
 	Store      events.Store
 	Engine     *projections.Engine
-	Accounts   *service.Accounts
+	Accounts   *accounts.Service
 	AccountsV  *projections.Accounts
 	AdminToken string
 	Logger     *slog.Logger
@@ -53,10 +60,10 @@ type Deps struct {
 	// Signer signs and verifies id_tokens (discovery, JWKS, userinfo, the
 	// user middleware); Sessions refreshes and revokes session tokens.
 	Signer   *tokens.Signer
-	Sessions *service.Sessions
+	Sessions *sessions.Service
 	// Apps registers and reads login schemes; Login runs mini-program
 	// logins, binds and registrations (apps.go, login.go).
-	Apps  *service.Apps
+	Apps  *apps.Service
 	Login *service.Login
 	// RateLimit is the per-client-IP limit of the public endpoints in
 	// requests per second (0 = off); TrustedProxies are the peers whose
@@ -65,19 +72,19 @@ type Deps struct {
 	TrustedProxies []netip.Prefix
 	// Authz takes role, grant and org commands; AuthzV answers role and
 	// org reads and authorization checks.
-	Authz  *service.Authz
+	Authz  *authz.Service
 	AuthzV *projections.Authz
 	// Webhooks takes webhook registrations, WebhooksV reads them, and
 	// WebhookDeliveries (the forwarder) lists and redelivers parked ones.
-	Webhooks          *service.Webhooks
+	Webhooks          *webhooks.Service
 	WebhooksV         *projections.Webhooks
 	WebhookDeliveries WebhookDeliveries
 	// QR runs QR logins for PCs (qr.go).
-	QR *service.QR
+	QR *qr.Service
 	// Demo serves the dev-mode demo pages under /demo/ (demo.go); nil off.
 	Demo *DemoSite
 	// Sync runs bulk account syncs (sync.go).
-	Sync *service.Sync
+	Sync *accountsync.Service
 }
 
 // Server is the HTTP API.

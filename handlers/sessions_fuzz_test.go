@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/bindery/bindery/events"
-	"github.com/bindery/bindery/internal/app/service"
+	"github.com/bindery/bindery/internal/app/sessions"
 	"github.com/bindery/bindery/internal/crypto/secrets"
 	"github.com/bindery/bindery/internal/crypto/tokens"
 	"github.com/bindery/bindery/projections"
@@ -40,7 +40,7 @@ func FuzzSessionEndpoints(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	s := New(Deps{Signer: signer, Sessions: service.NewSessions(emptyStore{}, signer, projections.NewAccounts()), AccountsV: projections.NewAccounts()})
+	s := New(Deps{Signer: signer, Sessions: sessions.New(emptyStore{}, signer, projections.NewAccounts()), AccountsV: projections.NewAccounts()})
 	valid := "0b6f1f4e-8d9a-4c55-9d6e-2f0c3b1a7e11.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 	for _, seed := range []struct {
 		path, ctype, body string

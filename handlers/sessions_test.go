@@ -17,7 +17,7 @@ import (
 
 	"github.com/bindery/bindery/events"
 	bjs "github.com/bindery/bindery/events/jetstream"
-	"github.com/bindery/bindery/internal/app/service"
+	"github.com/bindery/bindery/internal/app/sessions"
 	"github.com/bindery/bindery/internal/crypto/tokens"
 	"github.com/bindery/bindery/internal/devtools/testenv"
 )
@@ -43,13 +43,13 @@ func sessionAccount(t *testing.T, env *testenv.Env, username string) string {
 }
 
 // startSession does what a login does: Sessions.Start, then one Append.
-func startSession(t *testing.T, env *testenv.Env, accountID string, now time.Time) service.Issued {
+func startSession(t *testing.T, env *testenv.Env, accountID string, now time.Time) sessions.Issued {
 	t.Helper()
 	acc, ok := env.App.Accounts.Get(accountID)
 	if !ok {
 		t.Fatalf("account %s not in the view", accountID)
 	}
-	chg, iss, err := env.App.Sessions.Start(service.ClaimsFor(acc), sessionApp, []string{"wx"}, now)
+	chg, iss, err := env.App.Sessions.Start(sessions.ClaimsFor(acc), sessionApp, []string{"wx"}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestSessionRefreshRotates(t *testing.T) {
 	if r.Header.Get("X-Bindery-Position") == "" || r.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("headers %v", r.Header)
 	}
-	var out service.Issued
+	var out sessions.Issued
 	r.JSON(t, &out)
 	if out.SessionToken == iss.SessionToken || familyOf(t, out.SessionToken) != fam || out.AccountID != acc ||
 		out.ExpiresIn != 900 || out.TokenType != "Bearer" {
@@ -510,7 +510,7 @@ func TestNoTokenInEventsOrLogs(t *testing.T) {
 	if r.Status != 200 {
 		t.Fatalf("refresh: %d %s", r.Status, r.Body)
 	}
-	var out service.Issued
+	var out sessions.Issued
 	r.JSON(t, &out)
 	secrets = append(secrets, out.SessionToken, out.IDToken)
 	env.Do("GET", "/v1/userinfo", nil, "Authorization", "Bearer "+out.IDToken)

@@ -12,7 +12,7 @@ import (
 
 // syncAccountsPath is the bulk sync route. Its body is streamed: it is the
 // one route exempt from the 1 MiB body limit (streamedBody), bounded per
-// line and in total by service.Sync instead.
+// line and in total by accountsync.Service instead.
 const syncAccountsPath = "/v1/apps/:app/sync/accounts"
 
 func (s *Server) syncRoutes(e *echo.Echo) {

@@ -10,7 +10,7 @@ import (
 	"github.com/bindery/bindery/domain"
 	dwebhook "github.com/bindery/bindery/domain/webhook"
 	"github.com/bindery/bindery/internal/adapters/delivery"
-	"github.com/bindery/bindery/internal/app/service"
+	"github.com/bindery/bindery/internal/app/webhooks"
 )
 
 // WebhookDeliveries is the forwarder's admin surface: the poison queue.
@@ -55,7 +55,7 @@ func (s *Server) putWebhook(c echo.Context) error {
 		return err
 	}
 	id := c.Param("id")
-	created, spec, pos, err := s.Webhooks.Put(c.Request().Context(), s.adminMeta(c), id, service.PutWebhook{
+	created, spec, pos, err := s.Webhooks.Put(c.Request().Context(), s.adminMeta(c), id, webhooks.Put{
 		URL: req.URL, Events: req.Events, Secret: req.Secret,
 	})
 	if err != nil {

@@ -141,19 +141,20 @@ func (o *Org) Apply(rec events.Record) {
 
 // Define decides creating the org or changing its name or parent (name and
 // parent already validated). A new org, or a new parent, must fit the tree
-// t; placed reports that the tree's shape changes, so the caller records
-// it on the tree aggregate in the same append.
-func (o *Org) Define(t Tree, name, parent string) (evs []events.Event, placed bool, err error) {
+// t; placement is then what the tree aggregate records (org_placed), which
+// the caller appends in the same append; it is nil when the tree's shape
+// does not change.
+func (o *Org) Define(t Tree, name, parent string) (evs, placement []events.Event, err error) {
 	if o.exists && name == o.name && parent == o.parent {
-		return nil, false, nil
+		return nil, nil, nil
 	}
-	placed = !o.exists || parent != o.parent
-	if placed {
+	if !o.exists || parent != o.parent {
 		if err := CheckPlacement(t, o.id, parent); err != nil {
-			return nil, false, err
+			return nil, nil, err
 		}
+		placement = []events.Event{events.OrgPlaced{OrgID: o.id, Parent: parent}}
 	}
-	return []events.Event{events.OrgDefined{OrgID: o.id, Name: name, Parent: parent}}, placed, nil
+	return []events.Event{events.OrgDefined{OrgID: o.id, Name: name, Parent: parent}}, placement, nil
 }
 
 // AddMember decides adding an account (checked to exist); a member already

@@ -42,8 +42,11 @@ func TestDefine(t *testing.T) {
 	tr := tree{"hq": ""}
 	o := New("sales")
 	evs, placed, err := o.Define(tr, "Sales", "hq")
-	if err != nil || !placed || len(evs) != 1 {
+	if err != nil || len(placed) != 1 || len(evs) != 1 {
 		t.Fatalf("create: %v %v %v", evs, placed, err)
+	}
+	if p, ok := placed[0].(events.OrgPlaced); !ok || p.OrgID != "sales" || p.Parent != "hq" {
+		t.Fatalf("create placed %#v, want org_placed of sales under hq", placed[0])
 	}
 	o.Apply(events.Record{Event: evs[0]})
 	tr["sales"] = "hq"
@@ -51,7 +54,7 @@ func TestDefine(t *testing.T) {
 		t.Fatal("unchanged define appended")
 	}
 	// A rename is not a placement.
-	if evs, placed, err := o.Define(tr, "Sales & Co", "hq"); err != nil || placed || len(evs) != 1 {
+	if evs, placed, err := o.Define(tr, "Sales & Co", "hq"); err != nil || placed != nil || len(evs) != 1 {
 		t.Fatalf("rename: %v %v %v", evs, placed, err)
 	}
 	if _, _, err := o.Define(tr, "Sales", "sales"); !errors.Is(err, ErrCycle) {
@@ -60,7 +63,7 @@ func TestDefine(t *testing.T) {
 	if _, _, err := o.Define(tr, "Sales", "nope"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown parent: %v", err)
 	}
-	if evs, placed, err := o.Define(tr, "Sales", ""); err != nil || !placed || len(evs) != 1 {
+	if evs, placed, err := o.Define(tr, "Sales", ""); err != nil || len(placed) != 1 || len(evs) != 1 {
 		t.Fatalf("to root: %v %v %v", evs, placed, err)
 	}
 }

@@ -19,7 +19,12 @@ import (
 	"github.com/bindery/bindery/handlers"
 	"github.com/bindery/bindery/internal/adapters/delivery"
 	"github.com/bindery/bindery/internal/adapters/wechat"
+	"github.com/bindery/bindery/internal/app/accounts"
+	"github.com/bindery/bindery/internal/app/authz"
+	"github.com/bindery/bindery/internal/app/qr"
 	"github.com/bindery/bindery/internal/app/service"
+	"github.com/bindery/bindery/internal/app/sessions"
+	"github.com/bindery/bindery/internal/app/webhooks"
 	"github.com/bindery/bindery/internal/audit"
 	"github.com/bindery/bindery/internal/crypto/secrets"
 	"github.com/bindery/bindery/internal/crypto/tokens"
@@ -45,7 +50,7 @@ type App struct {
 	// Audit queries, seals and verifies the history.
 	Audit    *audit.Service
 	Signer   *tokens.Signer
-	Sessions *service.Sessions
+	Sessions *sessions.Service
 	// Apps is the view of login schemes; Login runs logins and binds
 	// (login.go); WeChat is the one WeChat API client of the process.
 	Apps   *projections.Apps
@@ -58,7 +63,7 @@ type App struct {
 	Forwarder *delivery.Forwarder
 	// QRs is the view of QR login sessions; QR runs them (qr.go).
 	QRs   *projections.QRSessions
-	QR    *service.QR
+	QR    *qr.Service
 	clock func() time.Time // nil: time.Now (WithClock)
 
 	stopKeys context.CancelFunc // ends the signing-key maintenance
@@ -142,13 +147,13 @@ func (a *App) open(ctx context.Context) error {
 		return err
 	}
 	a.Audit.Start()
-	accounts := service.NewAccounts(timedStore{a.Store, a.Metrics}, a.Box)
-	accounts.Repo.OnConflict = a.Metrics.Conflicts.Inc
-	authz := service.NewAuthz(timedStore{a.Store, a.Metrics})
-	authz.Roles.OnConflict = a.Metrics.Conflicts.Inc
-	authz.Orgs.OnConflict = a.Metrics.Conflicts.Inc
-	webhooks := service.NewWebhooks(timedStore{a.Store, a.Metrics}, a.Box, reg)
-	webhooks.Repo.OnConflict = a.Metrics.Conflicts.Inc
+	accts := accounts.New(timedStore{a.Store, a.Metrics}, a.Box)
+	accts.Repo.OnConflict = a.Metrics.Conflicts.Inc
+	az := authz.New(timedStore{a.Store, a.Metrics})
+	az.Roles.OnConflict = a.Metrics.Conflicts.Inc
+	az.Orgs.OnConflict = a.Metrics.Conflicts.Inc
+	hooks := webhooks.New(timedStore{a.Store, a.Metrics}, a.Box, reg)
+	hooks.Repo.OnConflict = a.Metrics.Conflicts.Inc
 	a.Forwarder, err = delivery.New(a.Store.JetStream(), a.Webhooks, a.Box, a.Engine.WaitFor, delivery.Options{
 		Attempts: cfg.WebhookAttempts, Backoff: cfg.WebhookBackoff, Timeout: cfg.WebhookTimeout,
 		Replicas: cfg.Replicas, Logger: a.Log, Metrics: a.Metrics,
@@ -169,23 +174,23 @@ func (a *App) open(ctx context.Context) error {
 	keysCtx, stopKeys := context.WithCancel(context.Background())
 	a.stopKeys = stopKeys
 	go a.Signer.Maintain(keysCtx, time.Minute, func(err error) { a.Log.Warn("signing keys", "err", err) })
-	a.Sessions = service.NewSessions(timedStore{a.Store, a.Metrics}, a.Signer, a.Accounts)
+	a.Sessions = sessions.New(timedStore{a.Store, a.Metrics}, a.Signer, a.Accounts)
 	a.Sessions.Repo.OnConflict = a.Metrics.Conflicts.Inc
-	a.Sessions.Gate = accounts
-	apps, err := a.openLogin(accounts, authz)
+	a.Sessions.Gate = accts
+	apps, err := a.openLogin(accts, az)
 	if err != nil {
 		return err
 	}
 	a.API = handlers.New(handlers.Deps{
-		Store: a.Store, Engine: a.Engine, Accounts: accounts, AccountsV: a.Accounts,
+		Store: a.Store, Engine: a.Engine, Accounts: accts, AccountsV: a.Accounts,
 		AdminToken: cfg.AdminToken, Logger: a.Log, Metrics: a.Metrics, Audit: a.Audit,
 		Signer: a.Signer, Sessions: a.Sessions, RateLimit: cfg.RateLimit, TrustedProxies: cfg.TrustedProxies,
 		Apps: apps, Login: a.Login,
-		Authz: authz, AuthzV: a.Authz,
-		Webhooks: webhooks, WebhooksV: a.Webhooks, WebhookDeliveries: a.Forwarder,
+		Authz: az, AuthzV: a.Authz,
+		Webhooks: hooks, WebhooksV: a.Webhooks, WebhookDeliveries: a.Forwarder,
 		QR: a.openQR(apps), Now: a.clock,
 		Demo: demoSite(cfg),
-		Sync: a.openSync(accounts),
+		Sync: a.openSync(accts),
 	})
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/bindery/bindery/internal/adapters/otpsend"
 	"github.com/bindery/bindery/internal/adapters/verify"
 	"github.com/bindery/bindery/internal/adapters/wechat"
+	"github.com/bindery/bindery/internal/app/apps"
 	"github.com/bindery/bindery/internal/app/service"
 )
 
@@ -25,8 +26,8 @@ func deriveOTPKey(master []byte) []byte {
 func (a *App) openLogin(accounts *service.Accounts, authz *service.Authz) (*service.Apps, error) {
 	cfg := a.Config
 	store := timedStore{a.Store, a.Metrics}
-	apps := service.NewApps(store, a.Box, a.Apps)
-	apps.Repo.OnConflict = a.Metrics.Conflicts.Inc
+	found := apps.New(store, a.Box, a.Apps)
+	found.Repo.OnConflict = a.Metrics.Conflicts.Inc
 	if a.WeChat == nil {
 		a.WeChat = wechat.New(cfg.WeChatAPIBase, wechat.WithLogger(a.Log))
 	}
@@ -38,9 +39,9 @@ func (a *App) openLogin(accounts *service.Accounts, authz *service.Authz) (*serv
 		return nil, err
 	}
 	a.Login = &service.Login{
-		Store: store, Apps: apps, Accounts: accounts, View: a.Accounts, Engine: a.Engine,
+		Store: store, Apps: found, Accounts: accounts, View: a.Accounts, Engine: a.Engine,
 		Sessions: a.Sessions, WeChat: a.WeChat, Sender: sender, OTPKey: a.otpKey, Log: a.Log,
 		Verifier: verify.New(nil, 5*time.Second), Authz: authz,
 	}
-	return apps, nil
+	return found, nil
 }

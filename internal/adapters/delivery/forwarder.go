@@ -49,7 +49,7 @@ import (
 const Durable = "bindery-webhooks"
 
 // SecretAAD prefixes the context a webhook's secret is sealed under (the
-// webhook id follows); it must match internal/service.WebhookSecretAAD.
+// webhook id follows); it must match internal/app/webhooks.SecretAAD.
 const SecretAAD = "webhook-secret:"
 
 // Results counted by Metrics.WebhookDelivery.

@@ -941,13 +941,3 @@ func (l *Login) VerifyOTP(ctx context.Context, meta events.Meta, rawTicket, to, 
 	out, p2, err := l.bindContact(ctx, meta, id, t, kind, to, login.MethodBindOTP, amr(l.appKind(ctx, t.Identity().App), proof))
 	return out, pos.Max(p2), err
 }
-
-// Unbind detaches one binding from an account (admin); the identity's
-// claim is released with it.
-func (s *Accounts) Unbind(ctx context.Context, meta events.Meta, accountID, bindingID string) (events.Position, error) {
-	pos, _, err := s.Repo.Update(ctx, accountID, meta, func(a *account.Account) (events.Decision, error) {
-		evs, err := a.Unbind(bindingID, "admin")
-		return events.Decision{Events: evs}, err
-	})
-	return pos, translate(err)
-}

@@ -1,32 +1,35 @@
-// Package service holds Bindery's command handlers: each loads an aggregate
-// through its repository, asks the domain to decide, and appends the events.
+// Package service holds Bindery's login use cases: mini-program, host,
+// phone and one-time-code logins, and the binds and registrations that
+// finish a pending one.
 package service
 
 import (
-	"errors"
-	"time"
-
-	"github.com/bindery/bindery/domain"
-	"github.com/bindery/bindery/events"
+	"github.com/bindery/bindery/internal/app/accounts"
+	"github.com/bindery/bindery/internal/app/apps"
+	"github.com/bindery/bindery/internal/app/authz"
+	"github.com/bindery/bindery/internal/app/sessions"
+	"github.com/bindery/bindery/internal/app/usecase"
+	"github.com/bindery/bindery/projections"
 )
 
-// Clock and IDs are injected so that tests decide time and identity.
-type Clock func() time.Time
+// The use cases login builds on; each lives in its own package now.
+type (
+	// Accounts is the account commands (accounts.Service).
+	Accounts = accounts.Service
+	// Apps finds apps and opens their secrets (apps.Service).
+	Apps = apps.Service
+	// Authz applies the roles and orgs a verify source answers (authz.Service).
+	Authz = authz.Service
+	// Sessions starts the session a login hands out (sessions.Service).
+	Sessions = sessions.Service
+	// Issued is what a login hands out (sessions.Issued).
+	Issued = sessions.Issued
+)
 
-// translate turns store errors into domain errors with stable codes.
-func translate(err error) error {
-	var taken *events.ClaimTakenError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &taken):
-		switch taken.Kind {
-		case events.ClaimOpenID, events.ClaimUnionID, events.ClaimHostUID:
-			return domain.New(domain.KindConflict, "already_bound", "this identity is already bound to another account")
-		}
-		return domain.New(domain.KindConflict, taken.Kind+"_taken", "%s already belongs to another account", taken.Kind)
-	case errors.Is(err, events.ErrTooManyConflicts), errors.Is(err, events.ErrConflict):
-		return domain.Conflict("the resource was changed concurrently; try again")
-	}
-	return err
-}
+// PasswordAAD binds sealed password hashes to their purpose.
+const PasswordAAD = accounts.PasswordAAD
+
+// ClaimsFor builds id_token claims from the account read model.
+func ClaimsFor(acc projections.Account) sessions.IDClaims { return sessions.ClaimsFor(acc) }
+
+func translate(err error) error { return usecase.Translate(err) }

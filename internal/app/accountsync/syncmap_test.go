@@ -1,4 +1,4 @@
-package service
+package accountsync
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package service
+package sessions
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 
 // AccountGate says, from the store rather than a view, whether an account
 // may act now: nil, account.ErrDisabled or account.ErrNotFound
-// (*Accounts.CanAct).
+// (accounts.Service.CanAct).
 type AccountGate interface {
 	CanAct(ctx context.Context, accountID string) error
 }
@@ -21,7 +21,7 @@ type AccountGate interface {
 // session ended on any replica stops its id_tokens on every replica at once.
 // The account goes first: a disabled account's tokens say so, whatever
 // became of their session.
-func (s *Sessions) Live(ctx context.Context, sid, accountID string) error {
+func (s *Service) Live(ctx context.Context, sid, accountID string) error {
 	s.init()
 	if s.Gate != nil {
 		if err := s.Gate.CanAct(ctx, accountID); err != nil {
@@ -40,15 +40,3 @@ func (s *Sessions) Live(ctx context.Context, sid, accountID string) error {
 	}
 	return nil
 }
-
-// CanAct answers whether the account may log in or act now, decided on its
-// aggregate refreshed from the store (one subject-index lookup when cached).
-func (s *Accounts) CanAct(ctx context.Context, accountID string) error {
-	st, _, err := s.Repo.Refresh(ctx, accountID)
-	if err != nil {
-		return err
-	}
-	return st.CanLogIn()
-}
-
-var _ AccountGate = (*Accounts)(nil)

@@ -1,4 +1,4 @@
-package service
+package accountsync
 
 import (
 	"bytes"
@@ -177,4 +177,11 @@ func (m fieldMap) identity(to string) string {
 		return to
 	}
 	return ""
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -1,4 +1,4 @@
-package service_test
+package sessions_test
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	"github.com/bindery/bindery/domain/session"
 	"github.com/bindery/bindery/events"
 	bjs "github.com/bindery/bindery/events/jetstream"
-	"github.com/bindery/bindery/internal/app/service"
+	"github.com/bindery/bindery/internal/app/sessions"
 	"github.com/bindery/bindery/internal/crypto/secrets"
 	"github.com/bindery/bindery/internal/crypto/tokens"
 	"github.com/bindery/bindery/internal/devtools/natstest"
@@ -27,7 +27,7 @@ import (
 type sessionReplicas struct {
 	store    *bjs.Store
 	accounts *projections.Accounts
-	a, b     *service.Sessions
+	a, b     *sessions.Service
 	account  string
 }
 
@@ -52,15 +52,15 @@ func newSessionReplicas(t *testing.T) *sessionReplicas {
 	accounts.Apply(events.Record{Event: events.AccountCreated{AccountID: id, DisplayName: "Ada", Username: "ada"}})
 	return &sessionReplicas{
 		store: store, accounts: accounts, account: id,
-		a: service.NewSessions(store, signer, accounts),
-		b: service.NewSessions(store, signer, accounts),
+		a: sessions.New(store, signer, accounts),
+		b: sessions.New(store, signer, accounts),
 	}
 }
 
-func (r *sessionReplicas) start(t *testing.T) service.Issued {
+func (r *sessionReplicas) start(t *testing.T) sessions.Issued {
 	t.Helper()
 	acc, _ := r.accounts.Get(r.account)
-	chg, iss, err := r.a.Start(service.ClaimsFor(acc), "demo", []string{"wx"}, time.Now())
+	chg, iss, err := r.a.Start(sessions.ClaimsFor(acc), "demo", []string{"wx"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestSessionsAcrossReplicas(t *testing.T) {
 	ctx := context.Background()
 	iss := r.start(t)
 	// Both sessionReplicas have the family cached before anything happens.
-	for _, s := range []*service.Sessions{r.a, r.b} {
+	for _, s := range []*sessions.Service{r.a, r.b} {
 		if _, _, err := s.Repo.Get(ctx, strings.SplitN(iss.SessionToken, ".", 2)[0]); err != nil {
 			t.Fatal(err)
 		}
@@ -150,7 +150,7 @@ func TestConcurrentRefreshOneWins(t *testing.T) {
 
 func TestClaimsFor(t *testing.T) {
 	t.Parallel()
-	c := service.ClaimsFor(projections.Account{
+	c := sessions.ClaimsFor(projections.Account{
 		ID: "a", DisplayName: "Ada", Username: "ada", AvatarURL: "https://x/y.png", Phone: "+8613800138000", Email: "a@x.io",
 		Roles: []projections.RoleGrant{{Role: "admin"}, {Role: "viewer", Org: "sales"}}, Orgs: []string{"sales"},
 		Status: account.StatusActive,
@@ -159,7 +159,7 @@ func TestClaimsFor(t *testing.T) {
 		c.Email != "a@x.io" || strings.Join(c.Roles, ",") != "admin,viewer@sales" || strings.Join(c.Orgs, ",") != "sales" {
 		t.Fatalf("claims %+v", c)
 	}
-	if _, _, err := (&service.Sessions{}).Start(service.IDClaims{}, "demo", nil, time.Now()); err == nil {
+	if _, _, err := (&sessions.Service{}).Start(sessions.IDClaims{}, "demo", nil, time.Now()); err == nil {
 		t.Fatal("Start without an account")
 	}
 }

@@ -1,4 +1,4 @@
-package service_test
+package authz_test
 
 import (
 	"context"
@@ -15,7 +15,9 @@ import (
 	"github.com/bindery/bindery/domain/role"
 	"github.com/bindery/bindery/events"
 	bjs "github.com/bindery/bindery/events/jetstream"
-	"github.com/bindery/bindery/internal/app/service"
+	"github.com/bindery/bindery/internal/app/accounts"
+	"github.com/bindery/bindery/internal/app/authz"
+	"github.com/bindery/bindery/internal/app/sessions"
 	"github.com/bindery/bindery/internal/crypto/secrets"
 	"github.com/bindery/bindery/internal/devtools/natstest"
 	"github.com/bindery/bindery/projections"
@@ -57,7 +59,7 @@ func code(err error) string {
 // move wins, the other sees it and answers org_cycle. Never both.
 func TestConcurrentMovesNeverBuildACycle(t *testing.T) {
 	stores := replicas(t, 2)
-	r1, r2 := service.NewAuthz(stores[0]), service.NewAuthz(stores[1])
+	r1, r2 := authz.New(stores[0]), authz.New(stores[1])
 	ctx := context.Background()
 	const rounds = 15
 	for i := 0; i < rounds; i++ {
@@ -95,13 +97,13 @@ func TestConcurrentMovesNeverBuildACycle(t *testing.T) {
 // never outlives the fact.
 func TestGrantSeesOtherReplicasWrites(t *testing.T) {
 	stores := replicas(t, 2)
-	r1, r2 := service.NewAuthz(stores[0]), service.NewAuthz(stores[1])
+	r1, r2 := authz.New(stores[0]), authz.New(stores[1])
 	key := make([]byte, 32)
 	box, err := secrets.NewBox(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	accounts := service.NewAccounts(stores[1], box)
+	accs := accounts.New(stores[1], box)
 	ctx := context.Background()
 	const acc = "0b0e3d4c-5a6b-4c7d-8e9f-a0b1c2d3e4f5"
 
@@ -126,8 +128,8 @@ func TestGrantSeesOtherReplicasWrites(t *testing.T) {
 	if _, _, err := r1.AddMember(ctx, meta(), "hq", acc); code(err) != "not_found" {
 		t.Fatalf("member of an unknown account: %v", err)
 	}
-	accounts.NewID = func() string { return acc }
-	if _, _, err := accounts.Create(ctx, meta(), service.CreateAccount{Profile: account.Profile{DisplayName: "A"}}); err != nil {
+	accs.NewID = func() string { return acc }
+	if _, _, err := accs.Create(ctx, meta(), accounts.Create{Profile: account.Profile{DisplayName: "A"}}); err != nil {
 		t.Fatal(err)
 	}
 	created, granted, err := r1.Grant(ctx, meta(), acc, role.Grant{Role: "viewer", Org: "hq"})
@@ -156,7 +158,7 @@ func TestGrantSeesOtherReplicasWrites(t *testing.T) {
 	}
 	// The account's own commands still work after grants (they share the
 	// aggregate: optimistic concurrency, not a shared cache, keeps order).
-	if _, err := accounts.Update(ctx, meta(), acc, service.UpdateAccount{DisplayName: ptr("B")}); err != nil {
+	if _, err := accs.Update(ctx, meta(), acc, accounts.Update{DisplayName: ptr("B")}); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := r1.Grant(ctx, meta(), acc, role.Grant{Role: "viewer"}); err != nil {
@@ -200,7 +202,7 @@ func TestClaimsCarryRolesAndOrgs(t *testing.T) {
 		v.Apply(events.Record{Sequence: uint64(i + 1), Event: e})
 	}
 	a, _ := v.Get(acc)
-	c := service.ClaimsFor(a)
+	c := sessions.ClaimsFor(a)
 	if fmt.Sprint(c.Roles, c.Orgs) != "[admin seller@sales] [sales]" {
 		t.Fatalf("claims roles %v orgs %v", c.Roles, c.Orgs)
 	}

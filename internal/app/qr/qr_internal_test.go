@@ -1,4 +1,4 @@
-package service
+package qr
 
 import (
 	"strings"

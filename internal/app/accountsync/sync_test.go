@@ -1,4 +1,4 @@
-package service_test
+package accountsync_test
 
 import (
 	"context"
@@ -13,7 +13,8 @@ import (
 	"github.com/bindery/bindery/domain/account"
 	"github.com/bindery/bindery/events"
 	bjs "github.com/bindery/bindery/events/jetstream"
-	"github.com/bindery/bindery/internal/app/service"
+	"github.com/bindery/bindery/internal/app/accounts"
+	"github.com/bindery/bindery/internal/app/accountsync"
 	"github.com/bindery/bindery/internal/crypto/secrets"
 	"github.com/bindery/bindery/internal/devtools/natstest"
 	"github.com/bindery/bindery/projections"
@@ -54,9 +55,9 @@ type syncFixture struct {
 	store    *bjs.Store
 	counted  *counting
 	box      *secrets.Box
-	accounts *service.Accounts // the sync's, appending through counted
-	other    *service.Accounts // another replica's
-	sync     *service.Sync
+	accounts *accounts.Service // the sync's, appending through counted
+	other    *accounts.Service // another replica's
+	sync     *accountsync.Service
 }
 
 func newSyncFixture(t *testing.T) *syncFixture {
@@ -72,13 +73,13 @@ func newSyncFixture(t *testing.T) *syncFixture {
 	_, _ = rand.Read(key)
 	box, _ := secrets.NewBox(key)
 	f := &syncFixture{store: store, counted: &counting{Store: store}, box: box}
-	f.accounts = service.NewAccounts(f.counted, box)
-	f.other = service.NewAccounts(store, box)
-	f.sync = service.NewSync(f.accounts, store)
+	f.accounts = accounts.New(f.counted, box)
+	f.other = accounts.New(store, box)
+	f.sync = accountsync.New(f.accounts, store)
 	return f
 }
 
-func (f *syncFixture) run(t *testing.T, lines ...string) service.SyncReport {
+func (f *syncFixture) run(t *testing.T, lines ...string) accountsync.Report {
 	t.Helper()
 	rep, _, err := f.sync.Run(context.Background(), events.Meta{Actor: "test"}, projections.App{ID: "crm"}, strings.NewReader(strings.Join(lines, "\n")))
 	if err != nil {
@@ -102,7 +103,7 @@ func (f *syncFixture) byExternalID(t *testing.T, ext string) *account.Account {
 
 func (f *syncFixture) create(t *testing.T, p account.Profile) string {
 	t.Helper()
-	id, _, err := f.other.Create(context.Background(), events.Meta{Actor: "test"}, service.CreateAccount{Profile: p, Source: "admin"})
+	id, _, err := f.other.Create(context.Background(), events.Meta{Actor: "test"}, accounts.Create{Profile: p, Source: "admin"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +144,7 @@ func TestSyncFallbackOnConcurrentChange(t *testing.T) {
 	id := f.create(t, account.Profile{ExternalID: "Y1", DisplayName: "old"})
 	other := "by another replica"
 	f.counted.before = func() {
-		if _, err := f.other.Update(context.Background(), events.Meta{Actor: "test"}, id, service.UpdateAccount{DisplayName: &other}); err != nil {
+		if _, err := f.other.Update(context.Background(), events.Meta{Actor: "test"}, id, accounts.Update{DisplayName: &other}); err != nil {
 			t.Error(err)
 		}
 	}
