@@ -17,7 +17,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/bindery/bindery/internal/audit"
-	"github.com/bindery/bindery/internal/audit/audittest"
 	"github.com/bindery/bindery/internal/devtools/testenv"
 )
 
@@ -55,7 +54,7 @@ func TestAuditMillion(t *testing.T) {
 	}
 	ctx := context.Background()
 	start := time.Now()
-	p := publish(t, env, n, audittest.Inert)
+	p := publish(t, env, n, Inert)
 	t.Logf("stored %d events in %v", p.Count(), time.Since(start).Round(time.Millisecond))
 	head, err := audit.Head(ctx, env.App.Store.JetStream())
 	if err != nil {
@@ -173,12 +172,12 @@ func TestAuditLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	mix := audittest.Inert
+	mix := Inert
 	if os.Getenv("BINDERY_AUDIT_MIX") == "mixed" {
-		mix = audittest.Mixed
+		mix = Mixed
 	}
 	start := time.Now()
-	p := audittest.NewPublisher(js)
+	p := NewPublisher(js)
 	if err := p.Publish(context.Background(), n, mix); err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/bindery/bindery/domain/login"
 	"github.com/bindery/bindery/events"
 	bjs "github.com/bindery/bindery/events/jetstream"
 )
@@ -73,10 +74,14 @@ func rawPublish(ctx context.Context, c *cli, cfg benchConfig) (*rawResult, error
 	}()
 
 	// The payload is what a returning-user login stores: one encoded
-	// login_succeeded envelope.
-	_, payload, err := events.Encode(events.Aggregate{Type: events.AggregateLogin, ID: events.HashBytes([]byte(uuid.NewString()))},
-		events.LoginSucceeded{App: "bench-0000", AccountID: uuid.NewString(), Method: "code", Rule: "openid", SessionID: uuid.NewString()},
-		events.Meta{Actor: "system", RequestID: uuid.NewString(), Time: time.Now()}, events.HashBytes(nil))
+	// login_succeeded envelope, as a new code's attempt decides it.
+	attempt := login.NewAttempt(login.AttemptID("bench-0000", login.CodeWeChat, uuid.NewString()), 0)
+	succeeded, err := attempt.Succeed("bench-0000", uuid.NewString(), login.MethodCode, "openid", uuid.NewString())
+	if err != nil {
+		return nil, err
+	}
+	_, payload, err := events.Encode(events.Aggregate{Type: events.AggregateLogin, ID: attempt.ID()},
+		succeeded[0], events.Meta{Actor: "system", RequestID: uuid.NewString(), Time: time.Now()}, events.HashBytes(nil))
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/bindery/bindery/events"
-	"github.com/bindery/bindery/internal/audit/audittest"
 	"github.com/bindery/bindery/internal/devtools/testenv"
 	"github.com/bindery/bindery/projections"
 )
@@ -44,9 +43,9 @@ func ctl(t *testing.T, env map[string]string, args ...string) (int, string, stri
 	return code, out.String(), errOut.String()
 }
 
-func publish(t *testing.T, env *testenv.Env, n int, mix audittest.Mix) *audittest.Publisher {
+func publish(t *testing.T, env *testenv.Env, n int, mix Mix) *Publisher {
 	t.Helper()
-	p := audittest.NewPublisher(env.App.Store.JetStream())
+	p := NewPublisher(env.App.Store.JetStream())
 	if err := p.Publish(context.Background(), n, mix); err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +89,7 @@ func TestReplay(t *testing.T) {
 		n = 20_000
 	}
 	start := time.Now()
-	p := publish(t, env, n, audittest.Mixed)
+	p := publish(t, env, n, Mixed)
 	t.Logf("published %d events in %v", p.Count(), time.Since(start))
 	// Some through the API too, so claims and real commands are part of it.
 	for i := 0; i < 20; i++ {
@@ -166,7 +165,7 @@ func (s *skipper) Apply(r events.Record) {
 // the API's order; audit verify reads the streams over NATS.
 func TestExportAndVerify(t *testing.T) {
 	env, vars := server(t)
-	p := publish(t, env, 2_345, audittest.Mixed)
+	p := publish(t, env, 2_345, Mixed)
 	file := filepath.Join(t.TempDir(), "out.ndjson")
 	code, _, errOut := ctl(t, vars, "audit", "export", "--page", "500", "-o", file)
 	if code != exitOK || !strings.Contains(errOut, fmt.Sprintf("exported %d events", p.Count())) {

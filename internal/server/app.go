@@ -1,4 +1,4 @@
-// Package app wires the bindery server: NATS (embedded or external), the
+// Package server wires the bindery server: NATS (embedded or external), the
 // event store, the projections, the services and the HTTP API.
 package server
 

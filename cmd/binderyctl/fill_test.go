@@ -1,8 +1,11 @@
-// Package audittest fills the event streams fast for audit tests and
+package main
+
+// A Publisher fills the event streams fast for the audit tests and
 // benchmarks: it encodes events exactly as the store does (envelope,
 // prevhash chain per aggregate) and publishes them asynchronously, without
-// the store's per-append round trip.
-package audittest
+// the store's per-append round trip. The events are synthetic history (the
+// inert mix updates accounts that do not exist), written as payloads rather
+// than decided by the domain.
 
 import (
 	"context"
