@@ -85,6 +85,8 @@ type Deps struct {
 	Demo *DemoSite
 	// Sync runs bulk account syncs (sync.go).
 	Sync *accountsync.Service
+	// HomeLinks are more links for people on the home page (pages.go).
+	HomeLinks []HomeLink
 }
 
 // Server is the HTTP API.
@@ -96,6 +98,7 @@ type Server struct {
 	adminActor string
 	limiter    *ipLimiter // nil: no per-IP limit
 	keys       keyRefresh
+	homeState
 }
 
 // New builds the Echo instance with every route.
@@ -137,6 +140,7 @@ func New(d Deps) *Server {
 	s.qrRoutes(e)
 	s.demoRoutes(e)
 	s.syncRoutes(e)
+	s.pageRoutes(e)
 	return s
 }
 
