@@ -9,7 +9,7 @@ import (
 
 func BenchmarkDecodeRecord(b *testing.B) {
 	reg := events.Catalogue()
-	agg := events.Aggregate{Type: "account", ID: "7c9e6679-7425-40de-944b-e07fc1f90ae7"}
+	agg := events.Aggregate{Type: events.AggregateAccount, ID: "7c9e6679-7425-40de-944b-e07fc1f90ae7"}
 	e := events.AccountCreated{AccountID: agg.ID, Username: "user1", Phone: "+8613000000001", Email: "user1@example.com", ExternalID: "E1", DisplayName: "User 1"}
 	_, raw, err := events.Encode(agg, e, events.Meta{Actor: "admin:abc", RequestID: "r1", Time: time.Now()}, "")
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 )
 
 func newCounters(s events.Store) *events.Repository[*counter] {
-	return events.NewRepository(s, "account", func(string) *counter { return &counter{} }, 1000)
+	return events.NewRepository(s, events.AggregateAccount, func(string) *counter { return &counter{} }, 1000)
 }
 
 func add(by int) func(*counter) (events.Decision, error) {
@@ -137,7 +137,7 @@ func TestUpdateManyAllOrNothing(t *testing.T) {
 			if after != head {
 				t.Fatalf("head moved from %v to %v: part of a failed batch was stored", head, after)
 			}
-			if recs, err := s.Load(ctx, events.Aggregate{Type: "account", ID: innocent}, 0); err != nil || len(recs) != 0 {
+			if recs, err := s.Load(ctx, events.Aggregate{Type: events.AggregateAccount, ID: innocent}, 0); err != nil || len(recs) != 0 {
 				t.Fatalf("the innocent item has %d events (%v)", len(recs), err)
 			}
 			// Update per item (what bulk sync falls back to) stores the
@@ -311,7 +311,7 @@ func TestLoadMany(t *testing.T) {
 				t.Fatal(err)
 			}
 			ctx := context.Background()
-			repo := events.NewRepository(events.Store(s2), "account", func(string) *counter { return &counter{} }, 10)
+			repo := events.NewRepository(events.Store(s2), events.AggregateAccount, func(string) *counter { return &counter{} }, 10)
 			var aggs []events.Aggregate
 			n := 300 // three chunks
 			if c != nil {
@@ -319,7 +319,7 @@ func TestLoadMany(t *testing.T) {
 			}
 			for i := range n {
 				id := uuid.NewString()
-				aggs = append(aggs, events.Aggregate{Type: "account", ID: id})
+				aggs = append(aggs, events.Aggregate{Type: events.AggregateAccount, ID: id})
 				var evs []events.Event
 				kind := i % 4
 				if i >= 200 {
@@ -343,7 +343,7 @@ func TestLoadMany(t *testing.T) {
 					}
 				}
 			}
-			aggs = append(aggs, events.Aggregate{Type: "account", ID: "never-" + uuid.NewString()})
+			aggs = append(aggs, events.Aggregate{Type: events.AggregateAccount, ID: "never-" + uuid.NewString()})
 			got, err := s2.LoadMany(ctx, aggs)
 			if err != nil {
 				t.Fatal(err)

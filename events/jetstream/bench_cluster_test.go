@@ -21,7 +21,7 @@ func BenchmarkClusterStore(b *testing.B) {
 	ctx := context.Background()
 	for _, conc := range []int{1, 32} {
 		b.Run(fmt.Sprintf("append-occ/writers=%d", conc), func(b *testing.B) {
-			repo := events.NewRepository(events.Store(s), "account", func(string) *counter { return &counter{} }, 100000)
+			repo := events.NewRepository(events.Store(s), events.AggregateAccount, func(string) *counter { return &counter{} }, 100000)
 			var n atomic.Int64
 			prefix := uuid.NewString()[:8]
 			parallel(b, conc, func() {
@@ -34,7 +34,7 @@ func BenchmarkClusterStore(b *testing.B) {
 			})
 		})
 		b.Run(fmt.Sprintf("append-with-claim/writers=%d", conc), func(b *testing.B) {
-			repo := events.NewRepository(events.Store(s), "account", func(string) *counter { return &counter{} }, 100000)
+			repo := events.NewRepository(events.Store(s), events.AggregateAccount, func(string) *counter { return &counter{} }, 100000)
 			prefix := uuid.NewString()[:8]
 			var n atomic.Int64
 			parallel(b, conc, func() {

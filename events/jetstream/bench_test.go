@@ -31,7 +31,7 @@ func BenchmarkStore(b *testing.B) {
 	ctx := context.Background()
 	// The raw publishes carry the same bytes an append stores (one encoded
 	// envelope), so the comparison isolates the cost of OCC and encoding.
-	_, payload, err := events.Encode(events.Aggregate{Type: "account", ID: uuid.NewString()}, counted{1},
+	_, payload, err := events.Encode(events.Aggregate{Type: events.AggregateAccount, ID: uuid.NewString()}, counted{1},
 		events.Meta{Actor: "admin:0123456789ab", RequestID: uuid.NewString(), Time: time.Now()}, events.HashBytes(nil))
 	if err != nil {
 		b.Fatal(err)
@@ -48,7 +48,7 @@ func BenchmarkStore(b *testing.B) {
 			})
 		})
 		b.Run(fmt.Sprintf("append-occ/writers=%d", conc), func(b *testing.B) {
-			repo := events.NewRepository(events.Store(s), "account", func(string) *counter { return &counter{} }, 100000)
+			repo := events.NewRepository(events.Store(s), events.AggregateAccount, func(string) *counter { return &counter{} }, 100000)
 			var n atomic.Int64
 			prefix := uuid.NewString()[:8]
 			parallel(b, conc, func() {
@@ -65,7 +65,7 @@ func BenchmarkStore(b *testing.B) {
 	}
 	for _, conc := range []int{1, 32} {
 		b.Run(fmt.Sprintf("append-with-claim/writers=%d", conc), func(b *testing.B) {
-			repo := events.NewRepository(events.Store(s), "account", func(string) *counter { return &counter{} }, 100000)
+			repo := events.NewRepository(events.Store(s), events.AggregateAccount, func(string) *counter { return &counter{} }, 100000)
 			prefix := uuid.NewString()[:8]
 			var n atomic.Int64
 			parallel(b, conc, func() {
@@ -79,7 +79,7 @@ func BenchmarkStore(b *testing.B) {
 		})
 	}
 	b.Run("load-aggregate-10-events-cold", func(b *testing.B) {
-		agg := events.Aggregate{Type: "account", ID: "load-" + uuid.NewString()[:8]}
+		agg := events.Aggregate{Type: events.AggregateAccount, ID: "load-" + uuid.NewString()[:8]}
 		var last events.Record
 		for i := 0; i < 10; i++ {
 			ch := events.Change{Aggregate: agg, Expected: last.Sequence, PrevHash: hashOf(last), Events: []events.Event{counted{1}}}

@@ -95,7 +95,7 @@ func TestUncommittedBatchLeavesNothing(t *testing.T) {
 	ns := natstest.Server(t, dir)
 	s := openStore(t, ns.ClientURL(), 1)
 	ctx := context.Background()
-	agg := events.Aggregate{Type: "account", ID: uuid.NewString()}
+	agg := events.Aggregate{Type: events.AggregateAccount, ID: uuid.NewString()}
 	_, raw, err := events.Encode(agg, named{Owner: agg.ID, Name: "carol"}, meta(), "")
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +134,7 @@ func TestUncommittedBatchLeavesNothing(t *testing.T) {
 	ns2 := natstest.Server(t, dir)
 	s2 := openStore(t, ns2.ClientURL(), 1)
 	check(s2)
-	repo := events.NewRepository(events.Store(s2), "account", func(string) *counter { return &counter{} }, 10)
+	repo := events.NewRepository(events.Store(s2), events.AggregateAccount, func(string) *counter { return &counter{} }, 10)
 	if _, _, err := repo.Update(ctx, uuid.NewString(), meta(), func(c *counter) (events.Decision, error) {
 		return events.Decision{Events: []events.Event{named{Owner: "x", Name: "carol"}}}, nil
 	}); err != nil {
@@ -159,7 +159,7 @@ func TestClusterLeaderLossKeepsAcknowledged(t *testing.T) {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			repo := events.NewRepository(events.Store(s), "account", func(string) *counter { return &counter{} }, 100)
+			repo := events.NewRepository(events.Store(s), events.AggregateAccount, func(string) *counter { return &counter{} }, 100)
 			for i := 0; ; i++ {
 				select {
 				case <-stop:
@@ -194,7 +194,7 @@ func TestClusterLeaderLossKeepsAcknowledged(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	c.Restart(t, leader)
-	repo := events.NewRepository(events.Store(s), "account", func(string) *counter { return &counter{} }, 100)
+	repo := events.NewRepository(events.Store(s), events.AggregateAccount, func(string) *counter { return &counter{} }, 100)
 	for id, n := range acked {
 		st, _, err := repo.Get(ctx, id)
 		if err != nil {

@@ -28,10 +28,11 @@ func testConcurrentWriters(t *testing.T, b Backend) {
 	ss := stores(t, b, s)
 	id := uuid.NewString()
 	const writers, each = 16, 10
-	var acked, refused atomic.Int64
+	var acked, refused, conflicts atomic.Int64
 	var wg sync.WaitGroup
 	for w := range writers {
 		repo := Counters(ss[w%len(ss)], events.AggregateAccount)
+		repo.OnConflict = func() { conflicts.Add(1) }
 		wg.Go(func() {
 			for range each {
 				_, _, err := repo.Update(context.Background(), id, Meta(), Add(1))
@@ -68,7 +69,7 @@ func testConcurrentWriters(t *testing.T, b Backend) {
 		t.Fatalf("%d events stored, %d acknowledged", len(recs), acked.Load())
 	}
 	checkChain(t, recs)
-	t.Logf("%d acknowledged, %d refused after retries", acked.Load(), refused.Load())
+	t.Logf("%d acknowledged, %d refused after retries, %d conflicts met", acked.Load(), refused.Load(), conflicts.Load())
 }
 
 // checkChain fails unless each record's prevhash is the hash of the one
