@@ -55,12 +55,15 @@ type Accounts struct {
 	byPhone    map[string]string
 	byEmail    map[string]string
 	byExternal map[string]string
+
+	apply Dispatch // the view's own table, for Apply
 }
 
 // NewAccounts returns an empty view.
 func NewAccounts() *Accounts {
 	a := &Accounts{}
 	a.reset()
+	a.apply = NewDispatch(a)
 	return a
 }
 
@@ -75,63 +78,81 @@ func (a *Accounts) reset() {
 // Name implements Projection.
 func (a *Accounts) Name() string { return "accounts" }
 
-// Apply implements Projection.
-func (a *Accounts) Apply(r events.Record) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	at := r.Envelope.Time
-	// Copy on write: a stored *Account is never changed in place, so a
-	// snapshot can hold the pointers and encode them without the lock.
-	if id := accountOf(r.Event); id != "" {
-		if acc := a.byID[id]; acc != nil {
-			cp := acc.copy()
-			a.byID[id] = &cp
-		}
-	}
-	switch e := r.Event.(type) {
-	case events.AccountCreated:
-		acc := &Account{
-			ID: e.AccountID, DisplayName: e.DisplayName, AvatarURL: e.AvatarURL,
-			HasPassword: e.PasswordSealed != "", Status: "active", Attributes: e.Attributes,
-			CreatedAt: at, UpdatedAt: at,
-		}
-		a.byID[e.AccountID] = acc
-		a.setIDs(acc, e.ExternalID, e.Username, e.Phone, e.Email)
-	case events.AccountUpdated:
-		acc := a.byID[e.AccountID]
-		if acc == nil {
+// Reducers implements Projection: the account view's table. Every reducer
+// but account_created changes an existing account, so it is declared with
+// onAccount, which hands it a copy: a stored *Account is never changed in
+// place, and a snapshot can hold the pointers and encode them without the
+// lock (Capture).
+func (a *Accounts) Reducers() []Reducer {
+	return guarded(&a.mu,
+		On(a.created),
+		onAccount(a, func(e events.AccountUpdated) string { return e.AccountID }, a.updated),
+		onAccount(a, func(e events.AccountDisabled) string { return e.AccountID }, disabled),
+		onAccount(a, func(e events.AccountEnabled) string { return e.AccountID }, enabled),
+		onAccount(a, func(e events.IdentityBound) string { return e.AccountID }, bound),
+		onAccount(a, func(e events.IdentityUnbound) string { return e.AccountID }, unbound),
+		onAccount(a, func(e events.AttributesBackfilled) string { return e.AccountID }, a.backfilled),
+		onAccount(a, func(e events.RoleGranted) string { return e.AccountID }, granted),
+		onAccount(a, func(e events.RoleRevoked) string { return e.AccountID }, revoked),
+		onAccount(a, func(e events.OrgMemberAdded) string { return e.AccountID }, joined),
+		onAccount(a, func(e events.OrgMemberRemoved) string { return e.AccountID }, left),
+	)
+}
+
+// Apply reduces one record into the view (through its table).
+func (a *Accounts) Apply(r events.Record) { a.apply.Apply(r) }
+
+// onAccount is the reducer of an event that changes the existing account
+// id names: change gets a copy, which then replaces the stored account.
+// An event for an account the view does not hold changes nothing.
+func onAccount[E events.Event](a *Accounts, id func(E) string, change func(*Account, E, time.Time)) Reducer {
+	return On(func(e E, r events.Record) {
+		cur := a.byID[id(e)]
+		if cur == nil {
 			return
 		}
-		ext, user, phone, email := acc.ExternalID, acc.Username, acc.Phone, acc.Email
-		pick := func(cur string, v *string) string {
-			if v != nil {
-				return *v
-			}
-			return cur
-		}
-		a.setIDs(acc, pick(ext, e.ExternalID), pick(user, e.Username), pick(phone, e.Phone), pick(email, e.Email))
-		acc.DisplayName = pick(acc.DisplayName, e.DisplayName)
-		acc.AvatarURL = pick(acc.AvatarURL, e.AvatarURL)
-		if e.Attributes != nil {
-			acc.Attributes = e.Attributes
-		}
-		if e.PasswordChanged {
-			acc.HasPassword = e.PasswordSealed != ""
-		}
-		acc.UpdatedAt = at
-	case events.AccountDisabled:
-		if acc := a.byID[e.AccountID]; acc != nil {
-			acc.Status, acc.UpdatedAt = "disabled", at
-		}
-	case events.AccountEnabled:
-		if acc := a.byID[e.AccountID]; acc != nil {
-			acc.Status, acc.UpdatedAt = "active", at
-		}
-	case events.IdentityBound, events.IdentityUnbound, events.AttributesBackfilled:
-		a.applyBinding(e, at) // accounts_bindings.go
-	case events.RoleGranted, events.RoleRevoked, events.OrgMemberAdded, events.OrgMemberRemoved:
-		a.applyAuthz(e, at) // accounts_authz.go
+		next := cur.copy()
+		change(&next, e, r.Envelope.Time)
+		a.byID[next.ID] = &next
+	})
+}
+
+func (a *Accounts) created(e events.AccountCreated, r events.Record) {
+	at := r.Envelope.Time
+	acc := &Account{
+		ID: e.AccountID, DisplayName: e.DisplayName, AvatarURL: e.AvatarURL,
+		HasPassword: e.PasswordSealed != "", Status: "active", Attributes: e.Attributes,
+		CreatedAt: at, UpdatedAt: at,
 	}
+	a.byID[e.AccountID] = acc
+	a.setIDs(acc, e.ExternalID, e.Username, e.Phone, e.Email)
+}
+
+func (a *Accounts) updated(acc *Account, e events.AccountUpdated, at time.Time) {
+	pick := func(cur string, v *string) string {
+		if v != nil {
+			return *v
+		}
+		return cur
+	}
+	a.setIDs(acc, pick(acc.ExternalID, e.ExternalID), pick(acc.Username, e.Username), pick(acc.Phone, e.Phone), pick(acc.Email, e.Email))
+	acc.DisplayName = pick(acc.DisplayName, e.DisplayName)
+	acc.AvatarURL = pick(acc.AvatarURL, e.AvatarURL)
+	if e.Attributes != nil {
+		acc.Attributes = e.Attributes
+	}
+	if e.PasswordChanged {
+		acc.HasPassword = e.PasswordSealed != ""
+	}
+	acc.UpdatedAt = at
+}
+
+func disabled(acc *Account, _ events.AccountDisabled, at time.Time) {
+	acc.Status, acc.UpdatedAt = "disabled", at
+}
+
+func enabled(acc *Account, _ events.AccountEnabled, at time.Time) {
+	acc.Status, acc.UpdatedAt = "active", at
 }
 
 // setIDs moves the account's index entries to the new values.
@@ -215,34 +236,6 @@ func (a *Accounts) IDs() []string {
 	a.mu.RUnlock()
 	sort.Strings(ids)
 	return ids
-}
-
-// accountOf names the existing account an event changes. Every event that
-// changes an account in place must be listed, for copy-on-write.
-func accountOf(ev events.Event) string {
-	switch e := ev.(type) {
-	case events.AccountUpdated:
-		return e.AccountID
-	case events.AccountDisabled:
-		return e.AccountID
-	case events.AccountEnabled:
-		return e.AccountID
-	case events.IdentityBound:
-		return e.AccountID
-	case events.IdentityUnbound:
-		return e.AccountID
-	case events.AttributesBackfilled:
-		return e.AccountID
-	case events.RoleGranted:
-		return e.AccountID
-	case events.RoleRevoked:
-		return e.AccountID
-	case events.OrgMemberAdded:
-		return e.AccountID
-	case events.OrgMemberRemoved:
-		return e.AccountID
-	}
-	return ""
 }
 
 // Snapshot implements Projection.

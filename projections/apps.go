@@ -23,37 +23,41 @@ type App struct {
 
 // Apps is the view of every app by id.
 type Apps struct {
-	mu   sync.RWMutex
-	byID map[string]*App
+	mu    sync.RWMutex
+	byID  map[string]*App
+	apply Dispatch // the view's own table, for Apply
 }
 
 // NewApps returns an empty view.
-func NewApps() *Apps { return &Apps{byID: map[string]*App{}} }
+func NewApps() *Apps {
+	a := &Apps{byID: map[string]*App{}}
+	a.apply = NewDispatch(a)
+	return a
+}
 
 // Name implements Projection.
 func (a *Apps) Name() string { return "apps" }
 
-// Apply implements Projection.
-func (a *Apps) Apply(r events.Record) {
-	var id string
-	var s events.AppSettings
-	switch e := r.Event.(type) {
-	case events.AppRegistered:
-		id, s = e.AppID, e.AppSettings
-	case events.AppUpdated:
-		id, s = e.AppID, e.AppSettings
-	default:
-		return
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
+// Reducers implements Projection: the app view's table.
+func (a *Apps) Reducers() []Reducer {
+	return guarded(&a.mu,
+		On(func(e events.AppRegistered, r events.Record) { a.set(e.AppID, e.AppSettings, r.Envelope.Time) }),
+		On(func(e events.AppUpdated, r events.Record) { a.set(e.AppID, e.AppSettings, r.Envelope.Time) }),
+	)
+}
+
+// Apply reduces one record into the view (through its table).
+func (a *Apps) Apply(r events.Record) { a.apply.Apply(r) }
+
+// set stores an app's settings. Callers hold a.mu.
+func (a *Apps) set(id string, s events.AppSettings, at time.Time) {
 	cur := a.byID[id]
 	if cur == nil {
-		cur = &App{ID: id, CreatedAt: r.Envelope.Time}
+		cur = &App{ID: id, CreatedAt: at}
 		a.byID[id] = cur
 	}
 	cur.AppSettings = cloneAppSettings(s)
-	cur.UpdatedAt = r.Envelope.Time
+	cur.UpdatedAt = at
 }
 
 func cloneAppSettings(s events.AppSettings) events.AppSettings {

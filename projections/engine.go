@@ -23,12 +23,14 @@ import (
 	bjs "github.com/bindery/bindery/events/jetstream"
 )
 
-// Projection is one view. Apply is called in stream order; it may be called
-// from the history and the auth-log goroutines at once, so a view guards its
-// own state. Snapshot and Restore persist the view between runs.
+// Projection is one view. Reducers is its table of event type → reducer
+// (reducer.go), called once when the engine starts; the reducers run in
+// stream order, possibly from the history and the auth-log goroutines at
+// once, so a view guards its own state. Snapshot and Restore persist the
+// view between runs.
 type Projection interface {
 	Name() string
-	Apply(events.Record)
+	Reducers() []Reducer
 	Snapshot() (json.RawMessage, error)
 	Restore(json.RawMessage) error
 }
@@ -44,10 +46,11 @@ type Options struct {
 
 // Engine runs the projections.
 type Engine struct {
-	js    jetstream.JetStream
-	reg   *events.Registry
-	views []Projection
-	opts  Options
+	js       jetstream.JetStream
+	reg      *events.Registry
+	views    []Projection
+	dispatch Dispatch
+	opts     Options
 
 	applyMu [2]sync.Mutex // held while a stream applies; both for a snapshot
 	applied [2]atomic.Uint64
@@ -81,7 +84,7 @@ func New(js jetstream.JetStream, reg *events.Registry, opts Options, views ...Pr
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{js: js, reg: reg, views: views, opts: opts, changed: make(chan struct{})}
+	return &Engine{js: js, reg: reg, views: views, dispatch: NewDispatch(views...), opts: opts, changed: make(chan struct{})}
 }
 
 type snapshotFile struct {
@@ -213,9 +216,7 @@ func (e *Engine) run(ctx context.Context, i int, cons jetstream.Consumer) {
 			if it.err != nil {
 				e.opts.Logger.Error("undecodable event skipped", "stream", kind, "seq", it.seq, "err", it.err)
 			} else if it.seq > e.applied[i].Load() {
-				for _, v := range e.views {
-					v.Apply(it.rec)
-				}
+				e.dispatch.Apply(it.rec)
 			}
 			e.applied[i].Store(it.seq)
 		}

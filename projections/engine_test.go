@@ -18,11 +18,23 @@ import (
 	"github.com/bindery/bindery/projections"
 )
 
-// counting is a view that counts what it applied (and snapshots the count).
+// counting is a view that counts what it applied (and snapshots the count):
+// its table has a reducer for every catalogue type.
 type counting struct{ n atomic.Int64 }
 
-func (c *counting) Name() string                       { return "counting" }
-func (c *counting) Apply(events.Record)                { c.n.Add(1) }
+func (c *counting) Name() string { return "counting" }
+func (c *counting) Reducers() []projections.Reducer {
+	reg := events.Catalogue()
+	var rs []projections.Reducer
+	for _, name := range reg.Names() {
+		ev, err := reg.Decode(name, []byte("{}"))
+		if err != nil {
+			panic(err)
+		}
+		rs = append(rs, projections.Reducer{Event: ev, Reduce: func(events.Record) { c.n.Add(1) }})
+	}
+	return rs
+}
 func (c *counting) Snapshot() (json.RawMessage, error) { return json.Marshal(c.n.Load()) }
 func (c *counting) Restore(raw json.RawMessage) error {
 	var n int64

@@ -64,12 +64,14 @@ type QRSessions struct {
 	watch    map[string]chan struct{}
 	lastTime time.Time // latest event time seen (decides pruning, deterministically)
 	pruned   time.Time
+	apply    Dispatch // the view's own table, for Apply
 }
 
 // NewQRSessions returns an empty view.
 func NewQRSessions() *QRSessions {
 	q := &QRSessions{}
 	q.reset()
+	q.apply = NewDispatch(q)
 	return q
 }
 
@@ -85,27 +87,39 @@ func (v *QRSessions) reset() {
 // Name implements Projection.
 func (v *QRSessions) Name() string { return "qr_sessions" }
 
-// Apply implements Projection.
-func (v *QRSessions) Apply(r events.Record) {
-	var id string
-	switch e := r.Event.(type) {
-	case events.QRCreated:
-		id = e.QRID
-	case events.QRScanned:
-		id = e.QRID
-	case events.QRConfirmed:
-		id = e.QRID
-	case events.QRConsumed:
-		id = e.QRID
-	case events.QRCancelled:
-		id = e.QRID
-	case events.QRExpired:
-		id = e.QRID
-	default:
-		return
-	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
+// Reducers implements Projection: the QR session view's table.
+func (v *QRSessions) Reducers() []Reducer {
+	return guarded(&v.mu,
+		On(func(e events.QRCreated, r events.Record) {
+			v.change(e.QRID, r, func(q *QRSession) {
+				q.State, q.RequesterIP, q.UserAgent, q.PollTokenHash = QRPending, e.RequesterIP, e.UserAgent, e.PollTokenHash
+				q.CreatedAt, q.ExpiresAt = e.CreatedAt, e.ExpiresAt
+			})
+		}),
+		On(func(e events.QRScanned, r events.Record) {
+			v.change(e.QRID, r, func(q *QRSession) { q.State, q.ScannedBy, q.ScannerApp = QRScanned, e.AccountID, e.ScannerApp })
+		}),
+		On(func(e events.QRConfirmed, r events.Record) {
+			v.change(e.QRID, r, func(q *QRSession) { q.State = QRConfirmed })
+		}),
+		On(func(e events.QRConsumed, r events.Record) {
+			v.change(e.QRID, r, func(q *QRSession) { q.State, q.SessionID = QRConsumed, e.SessionID })
+		}),
+		On(func(e events.QRCancelled, r events.Record) {
+			v.change(e.QRID, r, func(q *QRSession) { q.State = QRCancelled })
+		}),
+		On(func(e events.QRExpired, r events.Record) {
+			v.change(e.QRID, r, func(q *QRSession) { q.State = QRExpired })
+		}),
+	)
+}
+
+// Apply reduces one record into the view (through its table).
+func (v *QRSessions) Apply(r events.Record) { v.apply.Apply(r) }
+
+// change applies one event to session id (made by its qr_created), wakes
+// whoever watches it, and prunes now and then. Callers hold v.mu.
+func (v *QRSessions) change(id string, r events.Record, apply func(*QRSession)) {
 	at := r.Envelope.Time
 	q := v.byID[id]
 	if q == nil {
@@ -116,21 +130,7 @@ func (v *QRSessions) Apply(r events.Record) {
 		q = &QRSession{ID: id, App: c.App}
 		v.byID[id] = q
 	}
-	switch e := r.Event.(type) {
-	case events.QRCreated:
-		q.State, q.RequesterIP, q.UserAgent, q.PollTokenHash = QRPending, e.RequesterIP, e.UserAgent, e.PollTokenHash
-		q.CreatedAt, q.ExpiresAt = e.CreatedAt, e.ExpiresAt
-	case events.QRScanned:
-		q.State, q.ScannedBy, q.ScannerApp = QRScanned, e.AccountID, e.ScannerApp
-	case events.QRConfirmed:
-		q.State = QRConfirmed
-	case events.QRConsumed:
-		q.State, q.SessionID = QRConsumed, e.SessionID
-	case events.QRCancelled:
-		q.State = QRCancelled
-	case events.QRExpired:
-		q.State = QRExpired
-	}
+	apply(q)
 	q.UpdatedAt, q.Version = at, r.Sequence
 	if ch, ok := v.watch[id]; ok {
 		close(ch)

@@ -42,41 +42,55 @@ func (w Webhook) Matches(name string) bool {
 
 // Webhooks is the view of webhook registrations.
 type Webhooks struct {
-	mu   sync.RWMutex
-	byID map[string]*Webhook
+	mu    sync.RWMutex
+	byID  map[string]*Webhook
+	apply Dispatch // the view's own table, for Apply
 }
 
 // NewWebhooks returns an empty view.
-func NewWebhooks() *Webhooks { return &Webhooks{byID: map[string]*Webhook{}} }
+func NewWebhooks() *Webhooks {
+	v := &Webhooks{byID: map[string]*Webhook{}}
+	v.apply = NewDispatch(v)
+	return v
+}
 
 // Name implements Projection.
 func (v *Webhooks) Name() string { return "webhooks" }
 
-// Apply implements Projection.
-func (v *Webhooks) Apply(r events.Record) {
+// Reducers implements Projection: the webhook view's table.
+func (v *Webhooks) Reducers() []Reducer {
+	return guarded(&v.mu, On(v.registered), On(v.updated), On(v.deleted))
+}
+
+// Apply reduces one record into the view (through its table).
+func (v *Webhooks) Apply(r events.Record) { v.apply.Apply(r) }
+
+// The reducers run under v.mu (guarded). A stored *Webhook is replaced,
+// never changed: readers hold the old value.
+
+func (v *Webhooks) registered(e events.WebhookRegistered, r events.Record) {
 	at := r.Envelope.Time
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	switch e := r.Event.(type) {
-	case events.WebhookRegistered:
-		v.byID[e.WebhookID] = &Webhook{
-			ID: e.WebhookID, URL: e.URL, Events: slices.Clone(e.Events), SecretSet: e.SecretSealed != "",
-			CreatedAt: at, UpdatedAt: at, SecretSealed: e.SecretSealed, Since: r.Sequence, Version: r.Sequence,
-		}
-	case events.WebhookUpdated:
-		w := v.byID[e.WebhookID]
-		if w == nil {
-			return
-		}
-		next := *w // copy: readers hold the old value
-		next.URL, next.Events, next.UpdatedAt, next.Version = e.URL, slices.Clone(e.Events), at, r.Sequence
-		if e.SecretSealed != "" {
-			next.SecretSealed, next.SecretSet = e.SecretSealed, true
-		}
-		v.byID[e.WebhookID] = &next
-	case events.WebhookDeleted:
-		delete(v.byID, e.WebhookID)
+	v.byID[e.WebhookID] = &Webhook{
+		ID: e.WebhookID, URL: e.URL, Events: slices.Clone(e.Events), SecretSet: e.SecretSealed != "",
+		CreatedAt: at, UpdatedAt: at, SecretSealed: e.SecretSealed, Since: r.Sequence, Version: r.Sequence,
 	}
+}
+
+func (v *Webhooks) updated(e events.WebhookUpdated, r events.Record) {
+	w := v.byID[e.WebhookID]
+	if w == nil {
+		return
+	}
+	next := *w
+	next.URL, next.Events, next.UpdatedAt, next.Version = e.URL, slices.Clone(e.Events), r.Envelope.Time, r.Sequence
+	if e.SecretSealed != "" {
+		next.SecretSealed, next.SecretSet = e.SecretSealed, true
+	}
+	v.byID[e.WebhookID] = &next
+}
+
+func (v *Webhooks) deleted(e events.WebhookDeleted, _ events.Record) {
+	delete(v.byID, e.WebhookID)
 }
 
 // Get returns the webhook, or false.

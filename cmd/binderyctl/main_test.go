@@ -152,13 +152,20 @@ type skipper struct {
 	every, seen int
 }
 
-func (s *skipper) Apply(r events.Record) {
-	if _, ok := r.Event.(events.AccountUpdated); ok {
-		if s.seen++; s.seen%s.every == 0 {
-			return
+func (s *skipper) Reducers() []projections.Reducer {
+	rs := s.Projection.Reducers()
+	for i, r := range rs {
+		if _, ok := r.Event.(events.AccountUpdated); ok {
+			reduce := r.Reduce
+			rs[i].Reduce = func(r events.Record) {
+				if s.seen++; s.seen%s.every == 0 {
+					return
+				}
+				reduce(r)
+			}
 		}
 	}
-	s.Projection.Apply(r)
+	return rs
 }
 
 // audit export pages through the API and writes exactly the events, in

@@ -27,8 +27,9 @@ type Rebuild struct {
 	// (from two goroutines at once).
 	Progress func(stream string, seq uint64)
 
-	pos     events.Position
-	applied int
+	pos      events.Position
+	applied  int
+	dispatch projections.Dispatch // the views' tables, made at the first AdvanceTo
 }
 
 // Position is what the views have applied.
@@ -41,6 +42,9 @@ func (r *Rebuild) Applied() int { return r.applied }
 // once (as the engine does: a view guards its own state), and each is
 // decoded in one goroutine and applied in another.
 func (r *Rebuild) AdvanceTo(ctx context.Context, target events.Position) error {
+	if r.dispatch == nil {
+		r.dispatch = projections.NewDispatch(r.Views...)
+	}
 	kinds := []string{events.StreamHistory, events.StreamAuthLog}
 	froms := []uint64{r.pos.History, r.pos.AuthLog}
 	tos := []uint64{target.History, target.AuthLog}
@@ -105,9 +109,7 @@ func (r *Rebuild) advance(ctx context.Context, kind string, from, to uint64) (in
 	n := 0
 	for batch := range batches {
 		for _, rec := range batch {
-			for _, v := range r.Views {
-				v.Apply(rec)
-			}
+			r.dispatch.Apply(rec)
 		}
 		n += len(batch)
 		if r.Progress != nil {
