@@ -3,6 +3,7 @@ package projections_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -36,8 +37,17 @@ func fill(tb testing.TB, nc *nats.Conn, n int) events.Position {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		if _, err := js.PublishAsync(agg.Subject(e), raw); err != nil {
-			tb.Fatal(err)
+		for {
+			_, err := js.PublishAsync(agg.Subject(e), raw)
+			if errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+				// A loaded machine: let the acks catch up, then retry.
+				<-js.PublishAsyncComplete()
+				continue
+			}
+			if err != nil {
+				tb.Fatal(err)
+			}
+			break
 		}
 	}
 	select {
