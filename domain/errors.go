@@ -1,5 +1,6 @@
 // Package domain holds what every aggregate shares: the error type whose
-// kind and stable code the HTTP layer maps to a problem response.
+// kind and stable code the HTTP layer maps to a problem response, and the
+// Folder declaration of the events each aggregate folds.
 package domain
 
 import (

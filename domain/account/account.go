@@ -102,6 +102,14 @@ func (a *Account) Apply(r events.Record) {
 	}
 }
 
+// Folds implements domain.Folder: the events Apply folds.
+func (*Account) Folds() []events.Event {
+	return []events.Event{
+		events.AccountCreated{}, events.AccountUpdated{}, events.AccountDisabled{}, events.AccountEnabled{},
+		events.IdentityBound{}, events.IdentityUnbound{}, events.AttributesBackfilled{},
+	}
+}
+
 // Profile is what an account is created or synced with. Values are
 // normalised by Normalize before a decision uses them.
 type Profile struct {

@@ -227,6 +227,11 @@ func (a *App) Apply(r events.Record) {
 	}
 }
 
+// Folds implements domain.Folder: the events Apply folds.
+func (*App) Folds() []events.Event {
+	return []events.Event{events.AppRegistered{}, events.AppUpdated{}}
+}
+
 // Put decides the creation or replacement of the app with a checked
 // config. A secret left empty keeps the stored one; a new app, a change of
 // kind and the switch to verify mode need their secrets. It returns no

@@ -71,6 +71,11 @@ func (a *Attempt) Apply(r events.Record) {
 	}
 }
 
+// Folds implements domain.Folder: the events Apply folds.
+func (*Attempt) Folds() []events.Event {
+	return []events.Event{events.LoginSucceeded{}, events.LoginFailed{}, events.LoginPendingBind{}, events.CodeSpent{}}
+}
+
 // Check refuses a code that was seen before (code_used).
 func (a *Attempt) Check() error {
 	if a.version > 0 {

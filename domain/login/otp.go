@@ -77,6 +77,11 @@ func (o *OTP) Apply(r events.Record) {
 	}
 }
 
+// Folds implements domain.Folder: the events Apply folds.
+func (*OTP) Folds() []events.Event {
+	return []events.Event{events.OTPSent{}, events.OTPFailed{}, events.OTPVerified{}}
+}
+
 // Send decides sending a new code (its hash, codeHash) to the address for a
 // ticket of app; it replaces the ticket's previous code. At most one send
 // per OTPSendGap and OTPSendsPerHour per address, whatever the ticket.
@@ -144,6 +149,11 @@ func (g *PasswordGuard) Apply(r events.Record) {
 	for len(g.fails) > 0 && at.Sub(g.fails[0]) >= PasswordWindow {
 		g.fails = g.fails[1:]
 	}
+}
+
+// Folds implements domain.Folder: the events Apply folds.
+func (*PasswordGuard) Folds() []events.Event {
+	return []events.Event{events.LoginFailed{}}
 }
 
 // Check refuses any attempt, right or wrong, while the account has

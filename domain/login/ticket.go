@@ -60,6 +60,11 @@ func (t *Ticket) Apply(r events.Record) {
 	}
 }
 
+// Folds implements domain.Folder: the events Apply folds.
+func (*Ticket) Folds() []events.Event {
+	return []events.Event{events.TicketIssued{}, events.TicketAttemptFailed{}, events.TicketOTPRequested{}, events.LoginSucceeded{}}
+}
+
 // Issue decides opening the ticket for what a login proved; a ticket is
 // issued once.
 func (t *Ticket) Issue(status string, p events.ProvenIdentity, now time.Time) ([]events.Event, error) {

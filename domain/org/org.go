@@ -139,6 +139,11 @@ func (o *Org) Apply(rec events.Record) {
 	}
 }
 
+// Folds implements domain.Folder: the events Apply folds.
+func (*Org) Folds() []events.Event {
+	return []events.Event{events.OrgDefined{}, events.OrgMemberAdded{}, events.OrgMemberRemoved{}}
+}
+
 // Define decides creating the org or changing its name or parent (name and
 // parent already validated). A new org, or a new parent, must fit the tree
 // t; placement is then what the tree aggregate records (org_placed), which

@@ -151,6 +151,11 @@ func (q *QR) Apply(r events.Record) {
 	}
 }
 
+// Folds implements domain.Folder: the events Apply folds.
+func (*QR) Folds() []events.Event {
+	return []events.Event{events.QRCreated{}, events.QRScanned{}, events.QRConfirmed{}, events.QRConsumed{}, events.QRCancelled{}, events.QRExpired{}}
+}
+
 // Create decides the start of a session for app, requested by req,
 // readable with the poll token whose hash is pollHash, open for ttl.
 func (q *QR) Create(app string, req Requester, pollHash string, ttl time.Duration) ([]events.Event, error) {

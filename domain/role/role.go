@@ -166,6 +166,11 @@ func (r *Role) Apply(rec events.Record) {
 	}
 }
 
+// Folds implements domain.Folder: the events Apply folds.
+func (*Role) Folds() []events.Event {
+	return []events.Event{events.RoleDefined{}}
+}
+
 // Define decides creating the role or replacing its permissions, given in
 // normalised form; it returns no event when nothing changes.
 func (r *Role) Define(perms []string) ([]events.Event, error) {
@@ -247,6 +252,11 @@ func (h *Holder) Apply(rec events.Record) {
 	case events.RoleRevoked:
 		delete(h.grants, Grant{e.Role, e.Org})
 	}
+}
+
+// Folds implements domain.Folder: the events Apply folds.
+func (*Holder) Folds() []events.Event {
+	return []events.Event{events.RoleGranted{}, events.RoleRevoked{}}
 }
 
 // Grant decides giving g to the account; holding it already changes

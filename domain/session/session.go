@@ -108,6 +108,11 @@ func (s *Session) Apply(r events.Record) {
 	}
 }
 
+// Folds implements domain.Folder: the events Apply folds.
+func (*Session) Folds() []events.Event {
+	return []events.Event{events.SessionIssued{}, events.SessionRefreshed{}, events.SessionRevoked{}}
+}
+
 // prune forgets rotated tokens that expired before at, and the oldest
 // beyond MaxUsed.
 func (s *Session) prune(at time.Time) {

@@ -153,6 +153,11 @@ func (w *Webhook) Apply(r events.Record) {
 	}
 }
 
+// Folds implements domain.Folder: the events Apply folds.
+func (*Webhook) Folds() []events.Event {
+	return []events.Event{events.WebhookRegistered{}, events.WebhookUpdated{}, events.WebhookDeleted{}}
+}
+
 // Put registers the webhook or replaces its URL and filter. spec must be
 // normalized. secretSealed is a new sealed secret, or "" to keep the
 // current one; registering needs one. Putting what is already there
