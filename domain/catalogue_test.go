@@ -38,7 +38,7 @@ var ignored = map[string]string{
 	"bindery.account_registered.v1":     "a fact for the audit trail and webhooks; the account is made by account_created and its bindings",
 	"bindery.account_verified.v1":       "a fact for the audit trail and webhooks: a verify-mode login's outcome; nothing folds it",
 	"bindery.session_reuse_detected.v1": "a fact for the audit trail; the session is revoked by the session_revoked written with it",
-	"bindery.org_placed.v1":             "folded by the org tree of the authz use case (internal/app/service/authz.go, orgTree), not a domain aggregate",
+	"bindery.org_placed.v1":             "folded by the org tree of the authz use cases (internal/app/authz/tree.go), not a domain aggregate",
 }
 
 // handlers is what handles catalogue types today: the aggregates' folds,
