@@ -8,7 +8,7 @@ import (
 	"github.com/bindery/bindery/domain"
 	"github.com/bindery/bindery/domain/account"
 	"github.com/bindery/bindery/events"
-	"github.com/bindery/bindery/internal/app/service"
+	"github.com/bindery/bindery/internal/app/login"
 )
 
 // loginActor attributes public login and bind commands: nobody is
@@ -81,7 +81,7 @@ func required(field, v string) error {
 // never cached.
 // outcome answers a login or bind, counting it by status (OK,
 // SOCIAL_BIND, USER_REGISTER) or by the problem code it failed with.
-func (s *Server) outcome(c echo.Context, out service.Outcome, pos events.Position, err error) error {
+func (s *Server) outcome(c echo.Context, out login.Outcome, pos events.Position, err error) error {
 	if err != nil {
 		de, _ := toProblem(err)
 		s.Metrics.LoginOutcomes.WithLabelValues(de.Code).Inc()
@@ -100,7 +100,7 @@ func (s *Server) loginCode(c echo.Context) error {
 	if err := required("code", req.Code); err != nil {
 		return err
 	}
-	out, pos, err := s.Login.WithCode(c.Request().Context(), s.meta(c, loginActor), c.Param("app"), req.Code)
+	out, pos, err := s.Login.Code.Handle(c.Request().Context(), s.meta(c, loginActor), login.CodeLogin{App: c.Param("app"), Code: req.Code})
 	return s.outcome(c, out, pos, err)
 }
 
@@ -112,7 +112,7 @@ func (s *Server) loginRoutedCode(c echo.Context) error {
 	if err := required("code", req.Code); err != nil {
 		return err
 	}
-	out, pos, err := s.Login.WithRoutedCode(c.Request().Context(), s.meta(c, loginActor), req.Code)
+	out, pos, err := s.Login.Code.HandleRouted(c.Request().Context(), s.meta(c, loginActor), login.RoutedCodeLogin{Code: req.Code})
 	return s.outcome(c, out, pos, err)
 }
 
@@ -124,7 +124,7 @@ func (s *Server) loginPhone(c echo.Context) error {
 	if err := required("code", req.Code); err != nil {
 		return err
 	}
-	out, pos, err := s.Login.WithPhone(c.Request().Context(), s.meta(c, loginActor), c.Param("app"), req.Code, req.LoginCode)
+	out, pos, err := s.Login.Phone.Handle(c.Request().Context(), s.meta(c, loginActor), login.PhoneLogin{App: c.Param("app"), PhoneCode: req.Code, LoginCode: req.LoginCode})
 	return s.outcome(c, out, pos, err)
 }
 
@@ -139,7 +139,7 @@ func (s *Server) bindPhone(c echo.Context) error {
 	if err := required("phone_code", req.PhoneCode); err != nil {
 		return err
 	}
-	out, pos, err := s.Login.BindPhone(c.Request().Context(), s.meta(c, loginActor), req.BindTicket, req.PhoneCode)
+	out, pos, err := s.Login.BindPhone.Handle(c.Request().Context(), s.meta(c, loginActor), login.BindPhone{Ticket: req.BindTicket, PhoneCode: req.PhoneCode})
 	return s.outcome(c, out, pos, err)
 }
 
@@ -153,7 +153,7 @@ func (s *Server) sendOTP(c echo.Context) error {
 			return err
 		}
 	}
-	ttl, pos, err := s.Login.SendOTP(c.Request().Context(), s.meta(c, loginActor), req.BindTicket, req.Channel, req.To)
+	ttl, pos, err := s.Login.SendOTP.Handle(c.Request().Context(), s.meta(c, loginActor), login.SendOTP{Ticket: req.BindTicket, Channel: req.Channel, To: req.To})
 	if err != nil {
 		return err
 	}
@@ -170,7 +170,7 @@ func (s *Server) verifyOTP(c echo.Context) error {
 			return err
 		}
 	}
-	out, pos, err := s.Login.VerifyOTP(c.Request().Context(), s.meta(c, loginActor), req.BindTicket, req.To, req.OTP)
+	out, pos, err := s.Login.VerifyOTP.Handle(c.Request().Context(), s.meta(c, loginActor), login.VerifyOTP{Ticket: req.BindTicket, To: req.To, OTP: req.OTP})
 	return s.outcome(c, out, pos, err)
 }
 
@@ -184,7 +184,7 @@ func (s *Server) bindPassword(c echo.Context) error {
 			return err
 		}
 	}
-	out, pos, err := s.Login.BindPassword(c.Request().Context(), s.meta(c, loginActor), req.BindTicket, req.Username, req.Password)
+	out, pos, err := s.Login.BindPassword.Handle(c.Request().Context(), s.meta(c, loginActor), login.BindPassword{Ticket: req.BindTicket, Username: req.Username, Password: req.Password})
 	return s.outcome(c, out, pos, err)
 }
 
@@ -196,7 +196,7 @@ func (s *Server) register(c echo.Context) error {
 	if err := required("bind_ticket", req.BindTicket); err != nil {
 		return err
 	}
-	out, pos, err := s.Login.Register(c.Request().Context(), s.meta(c, loginActor), req.BindTicket, req.DisplayName, req.AvatarURL)
+	out, pos, err := s.Login.Register.Handle(c.Request().Context(), s.meta(c, loginActor), login.Register{Ticket: req.BindTicket, DisplayName: req.DisplayName, AvatarURL: req.AvatarURL})
 	return s.outcome(c, out, pos, err)
 }
 

@@ -10,7 +10,6 @@ import (
 
 	"github.com/bindery/bindery/domain/login"
 	"github.com/bindery/bindery/events"
-	"github.com/bindery/bindery/internal/app/service"
 	"github.com/bindery/bindery/internal/devtools/testenv"
 )
 
@@ -246,7 +245,7 @@ func TestLoginErrors(t *testing.T) {
 
 func hashOf(parts ...string) string {
 	// The same key internal/app/service uses for a code's login aggregate.
-	return service.AttemptID(parts[0], parts[1], parts[2])
+	return login.AttemptID(parts[0], parts[1], parts[2])
 }
 
 func atoi(s string) int {

@@ -142,10 +142,10 @@ func startLogin(t testing.TB) *loginEnv {
 	})
 	// Cheap argon2id parameters keep the suite fast under -race; the
 	// verification path is the real one.
-	e.App.Login.Accounts.Hasher = func(pw string) (string, error) {
+	e.App.API.Accounts.Hasher = func(pw string) (string, error) {
 		return password.HashWithParams(pw, password.CheapParams())
 	}
-	e.App.Login.Now = e.clock.Now
+	e.App.Login.SetClock(e.clock.Now)
 	return e
 }
 

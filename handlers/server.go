@@ -28,8 +28,8 @@ import (
 	"github.com/bindery/bindery/internal/app/accountsync"
 	"github.com/bindery/bindery/internal/app/apps"
 	"github.com/bindery/bindery/internal/app/authz"
+	"github.com/bindery/bindery/internal/app/login"
 	"github.com/bindery/bindery/internal/app/qr"
-	"github.com/bindery/bindery/internal/app/service"
 	"github.com/bindery/bindery/internal/app/sessions"
 	"github.com/bindery/bindery/internal/app/webhooks"
 	"github.com/bindery/bindery/internal/audit"
@@ -64,7 +64,7 @@ type Deps struct {
 	// Apps registers and reads login schemes; Login runs mini-program
 	// logins, binds and registrations (apps.go, login.go).
 	Apps  *apps.Service
-	Login *service.Login
+	Login *login.Login
 	// RateLimit is the per-client-IP limit of the public endpoints in
 	// requests per second (0 = off); TrustedProxies are the peers whose
 	// X-Forwarded-For names the client.

@@ -9,13 +9,6 @@ import (
 	"github.com/bindery/bindery/events"
 )
 
-// Aggregate types of login and binding (all in the auth log).
-const (
-	AttemptType = events.AggregateLogin  // login/<AttemptID>: one code's outcome; login/acct_<id>: a password guard
-	TicketType  = events.AggregateTicket // ticket/<sha256 of the bind ticket>
-	OTPType     = events.AggregateOTP    // otp/<sha256 of channel and address>
-)
-
 // Kinds of code an attempt is keyed by (AttemptID).
 const (
 	CodeWeChat      = "code"     // a wx.login code

@@ -2,6 +2,7 @@ package login
 
 import (
 	"crypto/subtle"
+	"strings"
 	"time"
 
 	"github.com/bindery/bindery/domain"
@@ -128,6 +129,13 @@ const (
 
 // GuardID is the aggregate id of an account's password guard.
 func GuardID(accountID string) string { return "acct_" + accountID }
+
+// VerifyGuardID is the aggregate id of the password guard of a username at
+// a verify-mode app (the account is not known before the customer's API
+// answers).
+func VerifyGuardID(app, username string) string {
+	return "vusr_" + hashHex(app, strings.ToLower(username))[:40]
+}
 
 // NewPasswordGuard returns the empty state of the guard with this id.
 func NewPasswordGuard(id string) *PasswordGuard { return &PasswordGuard{id: id} }

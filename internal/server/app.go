@@ -21,8 +21,8 @@ import (
 	"github.com/bindery/bindery/internal/adapters/wechat"
 	"github.com/bindery/bindery/internal/app/accounts"
 	"github.com/bindery/bindery/internal/app/authz"
+	"github.com/bindery/bindery/internal/app/login"
 	"github.com/bindery/bindery/internal/app/qr"
-	"github.com/bindery/bindery/internal/app/service"
 	"github.com/bindery/bindery/internal/app/sessions"
 	"github.com/bindery/bindery/internal/app/webhooks"
 	"github.com/bindery/bindery/internal/audit"
@@ -54,7 +54,7 @@ type App struct {
 	// Apps is the view of login schemes; Login runs logins and binds
 	// (login.go); WeChat is the one WeChat API client of the process.
 	Apps   *projections.Apps
-	Login  *service.Login
+	Login  *login.Login
 	WeChat *wechat.Client
 	otpKey []byte
 	// Webhooks is the view of webhook registrations; Forwarder delivers

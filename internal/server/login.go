@@ -8,8 +8,24 @@ import (
 	"github.com/bindery/bindery/internal/adapters/otpsend"
 	"github.com/bindery/bindery/internal/adapters/verify"
 	"github.com/bindery/bindery/internal/adapters/wechat"
+	"github.com/bindery/bindery/internal/app/accounts"
 	"github.com/bindery/bindery/internal/app/apps"
-	"github.com/bindery/bindery/internal/app/service"
+	"github.com/bindery/bindery/internal/app/authz"
+	"github.com/bindery/bindery/internal/app/login"
+	"github.com/bindery/bindery/internal/app/sessions"
+	"github.com/bindery/bindery/projections"
+)
+
+// The adapters and use cases login is wired to satisfy its ports.
+var (
+	_ login.WeChat         = (*wechat.Client)(nil)
+	_ login.Verifier       = (*verify.Client)(nil)
+	_ login.OTPSender      = (*otpsend.Sender)(nil)
+	_ login.Apps           = (*apps.Service)(nil)
+	_ login.AccountReader  = (*projections.Accounts)(nil)
+	_ login.PositionWaiter = (*projections.Engine)(nil)
+	_ login.SessionIssuer  = (*sessions.Service)(nil)
+	_ login.Grants         = (*authz.Service)(nil)
 )
 
 // deriveOTPKey turns the master key into the key one-time codes are
@@ -23,7 +39,7 @@ func deriveOTPKey(master []byte) []byte {
 
 // openLogin wires apps, the WeChat client, one-time-code delivery and the
 // login service (after the sessions service exists).
-func (a *App) openLogin(accounts *service.Accounts, authz *service.Authz) (*service.Apps, error) {
+func (a *App) openLogin(accts *accounts.Service, az *authz.Service) (*apps.Service, error) {
 	cfg := a.Config
 	store := timedStore{a.Store, a.Metrics}
 	found := apps.New(store, a.Box, a.Apps)
@@ -38,10 +54,10 @@ func (a *App) openLogin(accounts *service.Accounts, authz *service.Authz) (*serv
 	if err != nil {
 		return nil, err
 	}
-	a.Login = &service.Login{
-		Store: store, Apps: found, Accounts: accounts, View: a.Accounts, Engine: a.Engine,
+	a.Login = login.New(login.Deps{
+		Store: store, Apps: found, Accounts: accts, View: a.Accounts, Engine: a.Engine,
 		Sessions: a.Sessions, WeChat: a.WeChat, Sender: sender, OTPKey: a.otpKey, Log: a.Log,
-		Verifier: verify.New(nil, 5*time.Second), Authz: authz,
-	}
+		Verifier: verify.New(nil, 5*time.Second), Grants: az,
+	})
 	return found, nil
 }

@@ -1,0 +1,85 @@
+package login
+
+import (
+	"context"
+	"errors"
+
+	dlogin "github.com/bindery/bindery/domain/login"
+	"github.com/bindery/bindery/events"
+)
+
+// attempts are the codes one login spends, each its own login attempt
+// aggregate: the first holds the login's outcome, the others (the
+// wx.login code sent along with a phone code) are marked spent by it.
+type attempts struct {
+	app, method string
+	codes       []*dlogin.Attempt
+}
+
+func attemptAgg(id string) events.Aggregate {
+	return events.Aggregate{Type: events.AggregateLogin, ID: id}
+}
+
+// newAttempt is the attempt of a code that the login appends to without
+// reading it first: the append expects no earlier event, so a code seen
+// before conflicts there.
+func newAttempt(app, kind, code string) *dlogin.Attempt {
+	return dlogin.NewAttempt(dlogin.AttemptID(app, kind, code), 0)
+}
+
+// seen reads a code's attempt and refuses a code Bindery has seen before
+// (WECHAT.md: never send a code to WeChat twice), without asking WeChat:
+// one subject-index lookup of its version.
+func (c *core) seen(ctx context.Context, app, kind, code string) (*dlogin.Attempt, error) {
+	id := dlogin.AttemptID(app, kind, code)
+	v, err := c.Store.Version(ctx, attemptAgg(id))
+	if err != nil {
+		return nil, err
+	}
+	a := dlogin.NewAttempt(id, v)
+	return a, a.Check()
+}
+
+// changes puts the outcome decided on the first attempt on it and marks
+// the others spent.
+func (as attempts) changes(outcome func(first *dlogin.Attempt) ([]events.Event, error)) ([]events.Change, error) {
+	first := as.codes[0]
+	evs, err := outcome(first)
+	if err != nil {
+		return nil, err
+	}
+	out := []events.Change{{Aggregate: attemptAgg(first.ID()), Expected: first.Version(), Events: evs}}
+	for _, a := range as.codes[1:] {
+		evs, err := a.Spend(as.app, as.method, first.ID())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, events.Change{Aggregate: attemptAgg(a.ID()), Expected: a.Version(), Events: evs})
+	}
+	return out, nil
+}
+
+// record appends the login's outcome; a code spent meanwhile (by a
+// concurrent login with the same code) is code_used.
+func (c *core) record(ctx context.Context, meta events.Meta, as attempts, outcome func(*dlogin.Attempt) ([]events.Event, error)) ([]events.Record, error) {
+	changes, err := as.changes(outcome)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := c.Store.Append(ctx, meta, changes...)
+	if errors.Is(err, events.ErrConflict) {
+		return nil, dlogin.ErrCodeUsed
+	}
+	return recs, err
+}
+
+// fail records a failed login on its attempts, best effort: a code seen
+// before already has its outcome, and then there is nothing to add.
+func (c *core) fail(ctx context.Context, meta events.Meta, as attempts, accountID string, reason error) {
+	_, err := c.record(ctx, meta, as, func(a *dlogin.Attempt) ([]events.Event, error) {
+		return a.Fail(as.app, accountID, as.method, codeOf(reason))
+	})
+	if err != nil && !errors.Is(err, dlogin.ErrCodeUsed) {
+		c.Log.Warn("recording a failed login", "app", as.app, "err", err)
+	}
+}
