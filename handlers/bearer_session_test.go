@@ -6,18 +6,18 @@ import (
 	"testing"
 
 	"github.com/bindery/bindery/events"
-	"github.com/bindery/bindery/internal/app/service"
+	"github.com/bindery/bindery/internal/app/sessions"
 )
 
 // loginSession starts a session for an existing account, as a mini-program
 // login ends, and answers both of its tokens.
-func (e *qrEnv) loginSession(accountID string) service.Issued {
+func (e *qrEnv) loginSession(accountID string) sessions.Issued {
 	e.T.Helper()
 	acc, ok := e.App.Accounts.Get(accountID)
 	if !ok {
 		e.T.Fatalf("account %s not in the view", accountID)
 	}
-	change, issued, err := e.App.Sessions.Start(service.ClaimsFor(acc), qrApp, []string{"test"}, e.clock.Now())
+	change, issued, err := e.App.Sessions.Start(sessions.ClaimsFor(acc), qrApp, []string{"test"}, e.clock.Now())
 	if err != nil {
 		e.T.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestBearerOfEndedSessionIsRefused(t *testing.T) {
 	if r.Status != http.StatusOK {
 		t.Fatalf("refresh: %d %s", r.Status, r.Body)
 	}
-	var next service.Issued
+	var next sessions.Issued
 	r.JSON(t, &next)
 	qrProblem(t, "reuse", env.Do("POST", "/v1/sessions/refresh", map[string]string{"session_token": fam.SessionToken}), http.StatusUnauthorized, "session_reused")
 	refused("reuse-revoked session (first id_token)", fam.IDToken)

@@ -244,7 +244,7 @@ func TestLoginErrors(t *testing.T) {
 }
 
 func hashOf(parts ...string) string {
-	// The same key internal/app/service uses for a code's login aggregate.
+	// The same key internal/app/login uses for a code's login aggregate (domain/login.AttemptID).
 	return login.AttemptID(parts[0], parts[1], parts[2])
 }
 
