@@ -10,6 +10,7 @@ import (
 	"github.com/bindery/bindery/events"
 	"github.com/bindery/bindery/internal/adapters/verify"
 	"github.com/bindery/bindery/internal/adapters/wechat"
+	"github.com/bindery/bindery/internal/app/accounts"
 	applogin "github.com/bindery/bindery/internal/app/login"
 	"github.com/bindery/bindery/internal/app/sessions"
 	"github.com/bindery/bindery/internal/crypto/hostcode"
@@ -314,4 +315,62 @@ func TestHostCodeLoginVerifyMode(t *testing.T) {
 		events.LoginPendingBind{App: "portal", Method: "host_code", Status: "SOCIAL_BIND", Ticket: "*"},
 		events.TicketIssued{Status: "SOCIAL_BIND", Identity: events.ProvenIdentity{App: "portal", HostUID: "E8"}, ExpiresAt: f.now.Add(login.TicketTTL)},
 	)
+}
+
+// countingStore counts the store calls a command makes (each one a
+// JetStream round trip on the real store).
+type countingStore struct {
+	events.Store
+	calls map[string]int
+}
+
+func (s *countingStore) Append(ctx context.Context, meta events.Meta, cs ...events.Change) ([]events.Record, error) {
+	s.calls["append"]++
+	return s.Store.Append(ctx, meta, cs...)
+}
+
+func (s *countingStore) Load(ctx context.Context, agg events.Aggregate, after uint64) ([]events.Record, error) {
+	s.calls["load "+agg.Type]++
+	return s.Store.Load(ctx, agg, after)
+}
+
+func (s *countingStore) Version(ctx context.Context, agg events.Aggregate) (uint64, error) {
+	s.calls["version "+agg.Type]++
+	return s.Store.Version(ctx, agg)
+}
+
+func (s *countingStore) Owner(ctx context.Context, kind, value string) (string, error) {
+	s.calls["owner"]++
+	return s.Store.Owner(ctx, kind, value)
+}
+
+// A returning user's login is the hot path (BENCHMARKS.md): with the
+// account cached, it costs the code's seen-check, one claim lookup, the
+// account's freshness check (the write-side disabled decision) and two
+// single-message appends — five round trips.
+func TestReturningLoginRoundTrips(t *testing.T) {
+	f := newFixture(t)
+	shopApp(f, []string{"openid"}, "bind")
+	f.givenAccount("acc-a", "shop", "o1")
+	counted := &countingStore{Store: f.store, calls: map[string]int{}}
+	ss := sessions.New(counted, f.sessions.Signer, f.view)
+	accts := accounts.New(counted, f.accounts.Box)
+	h := applogin.NewCodeHandler(applogin.Deps{Store: counted, Apps: f.apps, Accounts: accts, View: f.view, Sessions: ss, WeChat: f.wechat, Now: f.clock})
+	for i, code := range []string{"warm", "hot"} {
+		f.wechat.sessions[code] = wechat.Session{OpenID: "o1"}
+		clear(counted.calls)
+		out, _, err := h.Handle(f.ctx, events.Meta{}, applogin.CodeLogin{App: "shop", Code: code})
+		if err != nil || out.Status != "OK" {
+			t.Fatalf("login %d: %+v %v", i, out, err)
+		}
+	}
+	want := map[string]int{"version login": 1, "owner": 1, "load account": 1, "append": 2}
+	if len(counted.calls) != len(want) {
+		t.Fatalf("store calls %v, want %v", counted.calls, want)
+	}
+	for k, n := range want {
+		if counted.calls[k] != n {
+			t.Fatalf("store calls %v, want %v", counted.calls, want)
+		}
+	}
 }
