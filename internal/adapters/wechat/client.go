@@ -85,8 +85,10 @@ type Client struct {
 // New returns a client for the API at baseURL, such as DefaultBaseURL or a wxsim address.
 func New(baseURL string, opts ...Option) *Client {
 	c := &Client{
-		base:    strings.TrimRight(baseURL, "/"),
-		hc:      &http.Client{Timeout: defaultTimeout, Transport: newTransport()},
+		base: strings.TrimRight(baseURL, "/"),
+		// No client-wide timeout: each attempt's context carries c.timeout
+		// (call.go), so that WithTimeout alone sets the bound.
+		hc:      &http.Client{Transport: newTransport()},
 		log:     slog.New(slog.DiscardHandler),
 		now:     time.Now,
 		retries: defaultRetries,

@@ -351,8 +351,10 @@ func TestAccessTokenCached(t *testing.T) {
 		t.Fatalf("/cgi-bin/token called %d times; the client should use stable_token", n)
 	}
 
-	// Concurrent callers of a fresh client share one fetch.
-	fresh := e.client()
+	// Concurrent callers of a fresh client share one fetch. (Twenty codes
+	// drawn at once under -race on a busy machine can take longer than the
+	// default 5 s per attempt; the point here is the count of fetches.)
+	fresh := e.client(wechat.WithTimeout(time.Minute))
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() {
