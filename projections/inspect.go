@@ -38,9 +38,7 @@ func (e *Engine) ViewSnapshot(name string) (json.RawMessage, events.Position, er
 	var enc func() (json.RawMessage, error)
 	var raw json.RawMessage
 	var err error
-	if c, ok := view.(interface {
-		Capture() func() (json.RawMessage, error)
-	}); ok {
+	if c, ok := view.(Capturer); ok {
 		enc = c.Capture()
 	} else {
 		raw, err = view.Snapshot()
