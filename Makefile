@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    ?= ./...
 FUZZTIME ?= 10s
 
-.PHONY: run test test-deps unit fuzz bench bench-login bench-login-profile build vet clean
+.PHONY: run test test-deps unit fuzz bench bench-login bench-login-profile bench-durability build vet clean
 
 ## run: the demo stack on an embedded NATS (http://127.0.0.1:8080, admin token "dev")
 run:
@@ -31,6 +31,10 @@ bench:
 ## bench-login: the login load test (bindery serve + wxsim + binderyctl bench login); BENCH_ARGS="--duration 60s"
 bench-login:
 	@bash scripts/bench-login.sh $(BENCH_ARGS)
+
+## bench-durability: logins/s, refreshes/s and bulk-sync rate per BINDERY_NATS_SYNC policy, runs interleaved (ROUNDS=3)
+bench-durability:
+	@bash scripts/bench-durability.sh
 
 ## bench-login-profile: the same load with server, wxsim and client in one process, CPU-profiled during the timed phase (bin/bench-login.cpu)
 bench-login-profile:

@@ -25,6 +25,8 @@ import (
 // during the run. It is a measurement, not a CI test (BENCHMARKS.md):
 //
 //	BINDERY_MEASURE=1 go test -run TestSyncMeasure -v -timeout 10m ./handlers/
+//
+// BINDERY_NATS_SYNC in the environment sets the embedded server's policy.
 func TestSyncMeasure(t *testing.T) {
 	if os.Getenv("BINDERY_MEASURE") != "1" {
 		t.Skip("a measurement: BINDERY_MEASURE=1 runs it")
@@ -33,7 +35,8 @@ func TestSyncMeasure(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("BINDERY_MEASURE_N")); err == nil && v > 0 {
 		n = v
 	}
-	env := syncEnv(t)
+	env := syncEnvWith(t, measureSettings())
+	t.Logf("embedded NATS sync policy %q", env.App.Embedded.Sync)
 	for _, round := range []string{"create", "unchanged"} {
 		runtime.GC()
 		var base runtime.MemStats

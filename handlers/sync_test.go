@@ -23,7 +23,13 @@ var crmMapping = map[string]string{
 // syncEnv is a server with an app "crm" carrying crmMapping.
 func syncEnv(t *testing.T) *testenv.Env {
 	t.Helper()
-	env := testenv.Start(t, "", nil)
+	return syncEnvWith(t, nil)
+}
+
+// syncEnvWith is syncEnv with extra settings (BINDERY_* names).
+func syncEnvWith(t *testing.T, settings map[string]string) *testenv.Env {
+	t.Helper()
+	env := testenv.Start(t, "", settings)
 	r := env.Admin("PUT", "/v1/apps/crm", map[string]any{
 		"name": "CRM", "kind": "host", "host": map[string]string{"secret": "host-secret-0123456789"},
 		"field_mapping": crmMapping,

@@ -94,6 +94,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		a.Embedded, err = natsrv.Start(natsrv.Options{
 			DataDir: cfg.DataDir, Listen: cfg.NATSListen, Passwords: pw,
 			ReservedConsumers: []string{delivery.Durable},
+			Sync:              cfg.NATSSync, SyncInterval: cfg.NATSSyncInterval,
 		})
 		if err != nil {
 			return nil, err

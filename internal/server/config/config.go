@@ -41,6 +41,11 @@ type Config struct {
 	SMTPURL                string
 	LogLevel               string
 	Dev                    bool
+	// NATSSync is when the embedded nats-server's writes reach the disk
+	// (BINDERY_NATS_SYNC): "group" (the default) and "always" before
+	// Bindery sees their acknowledgement, "interval" every NATSSyncInterval.
+	NATSSync         string
+	NATSSyncInterval time.Duration
 	// AuditSealInterval is how often audit checkpoints are appended
 	// (negative: only on demand).
 	AuditSealInterval time.Duration
@@ -63,6 +68,7 @@ var settings = []setting{
 	{"BINDERY_NATS_PASSWORD", "nats-password", "", "password of the NATS user bindery (empty: <data-dir>/nats-bindery.password, generated)"},
 	{"BINDERY_NATS_DOWNSTREAM_PASSWORD", "nats-downstream-password", "", "password of the NATS user downstream (empty: <data-dir>/nats-downstream.password, generated)"},
 	{"BINDERY_NATS_CREDS", "nats-creds", "", "NATS creds file (nkey/JWT) for an external cluster"},
+	{"BINDERY_NATS_SYNC", "nats-sync", "group", "embedded NATS: on disk before acknowledged (group: shared syncs; always: one per write), or a background interval like 2m"},
 	{"BINDERY_ADMIN_TOKEN", "admin-token", "", "bearer token of the admin API (required outside dev mode)"},
 	{"BINDERY_ISSUER", "issuer", "", "token issuer URL (default http://<http-addr>)"},
 	{"BINDERY_WECHAT_API_BASE", "wechat-api-base", "https://api.weixin.qq.com", "WeChat server API base URL"},
@@ -124,6 +130,7 @@ func Load(args []string, getenv func(string) string, dev bool) (*Config, error) 
 		NATSCreds: get("BINDERY_NATS_CREDS"),
 	}
 	var errs []error
+	var err error
 	bad := func(env, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", env, fmt.Sprintf(format, args...)))
 	}
@@ -145,6 +152,18 @@ func Load(args []string, getenv func(string) string, dev bool) (*Config, error) 
 			bad("BINDERY_NATS_CREDS", "%v", err)
 		}
 	}
+	switch v := get("BINDERY_NATS_SYNC"); v {
+	case "group", "always":
+		c.NATSSync = v
+	default:
+		c.NATSSync = "interval"
+		if c.NATSSyncInterval, err = time.ParseDuration(v); err != nil || c.NATSSyncInterval < 10*time.Millisecond || c.NATSSyncInterval > 10*time.Minute {
+			bad("BINDERY_NATS_SYNC", "group, always, or a duration between 10ms and 10m like 2m")
+		}
+	}
+	if c.NATSSync != "group" && c.NATSURL != "" {
+		bad("BINDERY_NATS_SYNC", "applies to the embedded server only: set sync_interval on the NATS servers of BINDERY_NATS_URL")
+	}
 	if c.AdminToken == "" && dev {
 		c.AdminToken = "dev"
 	}
@@ -163,7 +182,6 @@ func Load(args []string, getenv func(string) string, dev bool) (*Config, error) 
 	if u, err := url.Parse(c.WeChatAPIBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("BINDERY_WECHAT_API_BASE", "%q must be an http(s) URL", c.WeChatAPIBase)
 	}
-	var err error
 	if c.Replicas, err = strconv.Atoi(get("BINDERY_REPLICAS")); err != nil || (c.Replicas != 1 && c.Replicas != 3 && c.Replicas != 5) {
 		bad("BINDERY_REPLICAS", "must be 1, 3 or 5")
 	} else if c.Replicas > 1 && c.NATSURL == "" {

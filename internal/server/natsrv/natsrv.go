@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -25,12 +26,34 @@ type Options struct {
 	// ReservedConsumers are Bindery's durable consumer names, out of a
 	// downstream user's reach.
 	ReservedConsumers []string
+	// Sync is when JetStream writes reach the disk (BINDERY_NATS_SYNC):
+	// PolicyGroup (also ""), PolicyAlways or PolicyInterval, which syncs
+	// in the background every SyncInterval and acknowledges before.
+	Sync         string
+	SyncInterval time.Duration
 }
+
+// Sync policies.
+const (
+	// PolicyGroup: nothing the server sends reaches Bindery before a sync
+	// of the store's filesystem that began after it (see groupsync.go).
+	PolicyGroup = "group"
+	// PolicyAlways: the server fsyncs each write before acknowledging it
+	// (nats-server's sync_interval: always).
+	PolicyAlways = "always"
+	// PolicyInterval: the server syncs every SyncInterval in the
+	// background; an acknowledged write may still be in the page cache.
+	PolicyInterval = "interval"
+)
 
 // Embedded is a running in-process server and a connection to it.
 type Embedded struct {
 	Server *server.Server
 	Conn   *nats.Conn
+	Sync   string // the policy in effect
+
+	group     *groupSync
+	closeSync func()
 }
 
 // Start runs the server and connects to it in-process.
@@ -64,22 +87,70 @@ func Start(o Options) (*Embedded, error) {
 		}
 		opts.Host, opts.Port = host, p
 	}
+	e := &Embedded{Sync: o.Sync}
+	if err := e.syncPolicy(opts, o.SyncInterval); err != nil {
+		return nil, err
+	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
+		e.stopSync()
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
 	go ns.Start()
 	if !ns.ReadyForConnections(15 * time.Second) {
 		ns.Shutdown()
+		e.stopSync()
 		return nil, errors.New("embedded nats: not ready (is BINDERY_NATS_LISTEN already in use?)")
 	}
-	nc, err := nats.Connect("", nats.InProcessServer(ns), nats.Name("bindery"), nats.MaxReconnects(-1),
+	var conns nats.InProcessConnProvider = ns
+	if e.group != nil {
+		conns = durableConns{s: ns, g: e.group}
+	}
+	nc, err := nats.Connect("", nats.InProcessServer(conns), nats.Name("bindery"), nats.MaxReconnects(-1),
 		nats.UserInfo(UserBindery, o.Passwords.Bindery), nats.CustomInboxPrefix(InboxPrefix))
 	if err != nil {
 		ns.Shutdown()
+		e.stopSync()
 		return nil, fmt.Errorf("embedded nats: connect: %w", err)
 	}
-	return &Embedded{Server: ns, Conn: nc}, nil
+	e.Server, e.Conn = ns, nc
+	return e, nil
+}
+
+// syncPolicy sets the server's sync options for e.Sync and, for the
+// group policy, starts the syncer of the store's filesystem.
+func (e *Embedded) syncPolicy(opts *server.Options, interval time.Duration) error {
+	switch e.Sync {
+	case "", PolicyGroup:
+		if err := os.MkdirAll(opts.StoreDir, 0o750); err != nil {
+			return fmt.Errorf("embedded nats: %w", err)
+		}
+		fsync, closeFn, err := syncFS(opts.StoreDir)
+		if errors.Is(err, errNoSyncFS) {
+			e.Sync, opts.SyncAlways = PolicyAlways, true
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("embedded nats: %w", err)
+		}
+		e.Sync, e.group, e.closeSync = PolicyGroup, newGroupSync(fsync), closeFn
+	case PolicyAlways:
+		opts.SyncAlways = true
+	case PolicyInterval:
+		if interval <= 0 {
+			return errors.New("embedded nats: the interval sync policy needs an interval")
+		}
+		opts.SyncInterval = interval
+	default:
+		return fmt.Errorf("embedded nats: unknown sync policy %q", e.Sync)
+	}
+	return nil
+}
+
+func (e *Embedded) stopSync() {
+	if e.group != nil {
+		e.group.close()
+		e.closeSync()
+	}
 }
 
 // Close drains the connection and stops the server, flushing JetStream.
@@ -90,4 +161,5 @@ func (e *Embedded) Close() {
 	}
 	e.Server.Shutdown()
 	e.Server.WaitForShutdown()
+	e.stopSync()
 }
