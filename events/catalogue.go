@@ -15,5 +15,6 @@ func Catalogue() *Registry {
 		SessionIssued{}, SessionRefreshed{}, SessionRevoked{}, SessionReuseDetected{},
 		WebhookRegistered{}, WebhookUpdated{}, WebhookDeleted{},
 		QRCreated{}, QRScanned{}, QRConfirmed{}, QRConsumed{}, QRCancelled{}, QRExpired{},
+		OIDCClientRegistered{}, OIDCClientUpdated{}, OIDCClientDeleted{},
 	)
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/bindery/bindery/internal/app/apps"
 	"github.com/bindery/bindery/internal/app/authz"
 	"github.com/bindery/bindery/internal/app/login"
+	appoidc "github.com/bindery/bindery/internal/app/oidc"
 	"github.com/bindery/bindery/internal/app/qr"
 	"github.com/bindery/bindery/internal/app/sessions"
 	"github.com/bindery/bindery/internal/app/webhooks"
@@ -87,6 +88,10 @@ type Deps struct {
 	Sync *accountsync.Service
 	// HomeLinks are more links for people on the home page (pages.go).
 	HomeLinks []HomeLink
+	// OIDCClients registers OIDC clients, OIDCClientsV reads them
+	// (oidcclients.go).
+	OIDCClients  *appoidc.Clients
+	OIDCClientsV *projections.OIDCClients
 }
 
 // Server is the HTTP API.
@@ -141,6 +146,7 @@ func New(d Deps) *Server {
 	s.demoRoutes(e)
 	s.syncRoutes(e)
 	s.pageRoutes(e)
+	s.oidcClientRoutes(e)
 	return s
 }
 

@@ -10,6 +10,7 @@ type Set struct {
 	Webhooks *Webhooks
 	Apps     *Apps
 	QRs      *QRSessions
+	OIDC     *OIDCClients
 }
 
 // NewSet returns empty views.
@@ -20,10 +21,11 @@ func NewSet() *Set {
 		Webhooks: NewWebhooks(),
 		Apps:     NewApps(),
 		QRs:      NewQRSessions(),
+		OIDC:     NewOIDCClients(),
 	}
 }
 
 // All lists the views in the order the engine applies them.
 func (s *Set) All() []Projection {
-	return []Projection{s.Accounts, s.Authz, s.Webhooks, s.Apps, s.QRs}
+	return []Projection{s.Accounts, s.Authz, s.Webhooks, s.Apps, s.QRs, s.OIDC}
 }

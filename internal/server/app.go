@@ -62,9 +62,11 @@ type App struct {
 	Webhooks  *projections.Webhooks
 	Forwarder *delivery.Forwarder
 	// QRs is the view of QR login sessions; QR runs them (qr.go).
-	QRs   *projections.QRSessions
-	QR    *qr.Service
-	clock func() time.Time // nil: time.Now (WithClock)
+	QRs *projections.QRSessions
+	QR  *qr.Service
+	// OIDCClients is the view of registered OIDC clients (oidc.go).
+	OIDCClients *projections.OIDCClients
+	clock       func() time.Time // nil: time.Now (WithClock)
 
 	stopKeys context.CancelFunc // ends the signing-key maintenance
 	http     *http.Server
@@ -133,7 +135,7 @@ func (a *App) open(ctx context.Context) error {
 	// The views come from projections.NewSet, which binderyctl audit replay
 	// rebuilds too: a new view goes there, not here.
 	views := projections.NewSet()
-	a.Accounts, a.Authz, a.Webhooks, a.Apps, a.QRs = views.Accounts, views.Authz, views.Webhooks, views.Apps, views.QRs
+	a.Accounts, a.Authz, a.Webhooks, a.Apps, a.QRs, a.OIDCClients = views.Accounts, views.Authz, views.Webhooks, views.Apps, views.QRs, views.OIDC
 	a.Engine = projections.New(a.Store.JetStream(), reg, projections.Options{
 		SnapshotPath: filepath.Join(cfg.DataDir, "projections.snapshot.json"),
 		Logger:       a.Log,
@@ -190,8 +192,9 @@ func (a *App) open(ctx context.Context) error {
 		Authz: az, AuthzV: a.Authz,
 		Webhooks: hooks, WebhooksV: a.Webhooks, WebhookDeliveries: a.Forwarder,
 		QR: a.openQR(apps), Now: a.clock,
-		Demo: demoSite(cfg),
-		Sync: a.openSync(accts),
+		Demo:        demoSite(cfg),
+		Sync:        a.openSync(accts),
+		OIDCClients: a.openOIDCClients(apps), OIDCClientsV: a.OIDCClients,
 	})
 	return nil
 }

@@ -1,0 +1,18 @@
+package server
+
+import (
+	"context"
+
+	appoidc "github.com/bindery/bindery/internal/app/oidc"
+	"github.com/bindery/bindery/internal/app/apps"
+)
+
+// openOIDCClients wires the OIDC client registrations.
+func (a *App) openOIDCClients(found *apps.Service) *appoidc.Clients {
+	c := appoidc.NewClients(timedStore{a.Store, a.Metrics}, a.Box, func(ctx context.Context, id string) error {
+		_, err := found.Get(ctx, id)
+		return err
+	})
+	c.Repo.OnConflict = a.Metrics.Conflicts.Inc
+	return c
+}
