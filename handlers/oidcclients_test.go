@@ -63,9 +63,9 @@ func TestOIDCClientRegistration(t *testing.T) {
 
 	for _, tc := range []struct {
 		name, id string
-		body map[string]any
-		status int
-		code string
+		body     map[string]any
+		status   int
+		code     string
 	}{
 		{"short secret", "a", map[string]any{"name": "A", "app": "portal", "type": "confidential", "secret": "short", "redirect_uris": []string{"https://a.example/cb"}}, 400, "validation_failed"},
 		{"no secret", "a", map[string]any{"name": "A", "app": "portal", "type": "confidential", "redirect_uris": []string{"https://a.example/cb"}}, 400, "validation_failed"},
