@@ -14,4 +14,6 @@ const (
 	AggregateQR      = "qr"
 	AggregateLogin   = "login"
 	AggregateOTP     = "otp"
+	// AggregateOIDCClient is a web app registered with the OpenID Provider.
+	AggregateOIDCClient = "oidc_client"
 )

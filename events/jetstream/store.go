@@ -35,7 +35,7 @@ const ClaimPrefix = "bindery.claims."
 const SealPrefix = "bindery.seal."
 
 // HistoryTypes are the aggregate types kept forever.
-var HistoryTypes = []string{events.AggregateApp, events.AggregateAccount, events.AggregateRole, events.AggregateOrg, events.AggregateWebhook, "oidc_client"}
+var HistoryTypes = []string{events.AggregateApp, events.AggregateAccount, events.AggregateRole, events.AggregateOrg, events.AggregateWebhook, events.AggregateOIDCClient}
 
 // Config shapes the streams.
 type Config struct {

@@ -30,7 +30,7 @@ type Clients struct {
 
 // NewClients wires the commands to a store.
 func NewClients(store events.Store, box *secrets.Box, findApp func(context.Context, string) error) *Clients {
-	return &Clients{Repo: events.NewRepository(store, "oidc_client", oidcclient.New, 1000), Box: box, FindApp: findApp}
+	return &Clients{Repo: events.NewRepository(store, events.AggregateOIDCClient, oidcclient.New, 1000), Box: box, FindApp: findApp}
 }
 
 // PutClient registers or replaces a client. Secret nil keeps the current
