@@ -3,8 +3,8 @@ package server
 import (
 	"context"
 
-	appoidc "github.com/bindery/bindery/internal/app/oidc"
 	"github.com/bindery/bindery/internal/app/apps"
+	appoidc "github.com/bindery/bindery/internal/app/oidc"
 )
 
 // openOIDCClients wires the OIDC client registrations.
