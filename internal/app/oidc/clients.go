@@ -7,11 +7,11 @@ package oidc
 import (
 	"context"
 	"crypto/subtle"
-	"errors"
 
 	"github.com/bindery/bindery/domain"
 	"github.com/bindery/bindery/domain/oidcclient"
 	"github.com/bindery/bindery/events"
+	"github.com/bindery/bindery/internal/app/usecase"
 	"github.com/bindery/bindery/internal/crypto/secrets"
 )
 
@@ -84,7 +84,7 @@ func (s *Clients) Put(ctx context.Context, meta events.Meta, id string, in PutCl
 		return events.Decision{Events: evs}, err
 	})
 	if err != nil {
-		return fail(translate(err))
+		return fail(usecase.Translate(err))
 	}
 	return created, spec, pos, nil
 }
@@ -98,7 +98,7 @@ func (s *Clients) Delete(ctx context.Context, meta events.Meta, id string) (even
 		evs, err := c.Delete()
 		return events.Decision{Events: evs}, err
 	})
-	return pos, translate(err)
+	return pos, usecase.Translate(err)
 }
 
 // CheckSecret reports whether secret is the confidential client's secret,
@@ -109,12 +109,4 @@ func (s *Clients) CheckSecret(id, sealed, secret string) bool {
 	}
 	plain, err := s.Box.Open(sealed, ClientSecretAAD+id)
 	return err == nil && subtle.ConstantTimeCompare(plain, []byte(secret)) == 1
-}
-
-// translate turns store conflicts into the domain's conflict error.
-func translate(err error) error {
-	if errors.Is(err, events.ErrTooManyConflicts) || errors.Is(err, events.ErrConflict) {
-		return domain.Conflict("the resource was changed concurrently; try again")
-	}
-	return err
 }
