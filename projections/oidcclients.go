@@ -33,48 +33,62 @@ type OIDCClient struct {
 
 // OIDCClients is the view of registered OIDC clients.
 type OIDCClients struct {
-	mu   sync.RWMutex
-	byID map[string]*OIDCClient
+	mu    sync.RWMutex
+	byID  map[string]*OIDCClient
+	apply Dispatch // the view's own table, for Apply
 }
 
 // NewOIDCClients returns an empty view.
-func NewOIDCClients() *OIDCClients { return &OIDCClients{byID: map[string]*OIDCClient{}} }
+func NewOIDCClients() *OIDCClients {
+	v := &OIDCClients{byID: map[string]*OIDCClient{}}
+	v.apply = NewDispatch(v)
+	return v
+}
 
 // Name implements Projection.
 func (v *OIDCClients) Name() string { return "oidc_clients" }
 
-// Apply implements Projection.
-func (v *OIDCClients) Apply(r events.Record) {
+// Reducers implements Projection: the OIDC client view's table.
+func (v *OIDCClients) Reducers() []Reducer {
+	return guarded(&v.mu, On(v.registered), On(v.updated), On(v.deleted))
+}
+
+// Apply reduces one record into the view (through its table).
+func (v *OIDCClients) Apply(r events.Record) { v.apply.Apply(r) }
+
+// The reducers run under v.mu (guarded). A stored *OIDCClient is
+// replaced, never changed: readers hold the old value.
+
+func (v *OIDCClients) registered(e events.OIDCClientRegistered, r events.Record) {
 	at := r.Envelope.Time
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	switch e := r.Event.(type) {
-	case events.OIDCClientRegistered:
-		v.byID[e.ClientID] = &OIDCClient{
-			ClientID: e.ClientID, Name: e.Name, App: e.App, Type: e.Type, SecretSet: e.SecretSealed != "",
-			RedirectURIs: slices.Clone(e.RedirectURIs), PostLogoutRedirectURIs: orEmpty(e.PostLogoutRedirectURIs),
-			BackchannelLogoutURI: e.BackchannelLogoutURI, GrantTypes: slices.Clone(e.GrantTypes), Scopes: slices.Clone(e.Scopes),
-			CreatedAt: at, UpdatedAt: at, SecretSealed: e.SecretSealed,
-		}
-	case events.OIDCClientUpdated:
-		c := v.byID[e.ClientID]
-		if c == nil {
-			return
-		}
-		next := *c // copy: readers hold the old value
-		next.Name, next.App, next.Type, next.UpdatedAt = e.Name, e.App, e.Type, at
-		next.RedirectURIs, next.PostLogoutRedirectURIs = slices.Clone(e.RedirectURIs), orEmpty(e.PostLogoutRedirectURIs)
-		next.BackchannelLogoutURI, next.GrantTypes, next.Scopes = e.BackchannelLogoutURI, slices.Clone(e.GrantTypes), slices.Clone(e.Scopes)
-		switch {
-		case e.Type == "public":
-			next.SecretSealed, next.SecretSet = "", false
-		case e.SecretSealed != "":
-			next.SecretSealed, next.SecretSet = e.SecretSealed, true
-		}
-		v.byID[e.ClientID] = &next
-	case events.OIDCClientDeleted:
-		delete(v.byID, e.ClientID)
+	v.byID[e.ClientID] = &OIDCClient{
+		ClientID: e.ClientID, Name: e.Name, App: e.App, Type: e.Type, SecretSet: e.SecretSealed != "",
+		RedirectURIs: slices.Clone(e.RedirectURIs), PostLogoutRedirectURIs: orEmpty(e.PostLogoutRedirectURIs),
+		BackchannelLogoutURI: e.BackchannelLogoutURI, GrantTypes: slices.Clone(e.GrantTypes), Scopes: slices.Clone(e.Scopes),
+		CreatedAt: at, UpdatedAt: at, SecretSealed: e.SecretSealed,
 	}
+}
+
+func (v *OIDCClients) updated(e events.OIDCClientUpdated, r events.Record) {
+	c := v.byID[e.ClientID]
+	if c == nil {
+		return
+	}
+	next := *c
+	next.Name, next.App, next.Type, next.UpdatedAt = e.Name, e.App, e.Type, r.Envelope.Time
+	next.RedirectURIs, next.PostLogoutRedirectURIs = slices.Clone(e.RedirectURIs), orEmpty(e.PostLogoutRedirectURIs)
+	next.BackchannelLogoutURI, next.GrantTypes, next.Scopes = e.BackchannelLogoutURI, slices.Clone(e.GrantTypes), slices.Clone(e.Scopes)
+	switch {
+	case e.Type == "public":
+		next.SecretSealed, next.SecretSet = "", false
+	case e.SecretSealed != "":
+		next.SecretSealed, next.SecretSet = e.SecretSealed, true
+	}
+	v.byID[e.ClientID] = &next
+}
+
+func (v *OIDCClients) deleted(e events.OIDCClientDeleted, _ events.Record) {
+	delete(v.byID, e.ClientID)
 }
 
 func orEmpty(list []string) []string {

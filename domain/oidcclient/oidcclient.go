@@ -241,6 +241,11 @@ func (c *Client) Apply(r events.Record) {
 	}
 }
 
+// Folds implements domain.Folder: the events Apply folds.
+func (*Client) Folds() []events.Event {
+	return []events.Event{events.OIDCClientRegistered{}, events.OIDCClientUpdated{}, events.OIDCClientDeleted{}}
+}
+
 // Put registers the client or replaces its registration. spec must be
 // normalized; secretSealed is a new sealed secret or "" to keep the current
 // one. A confidential client needs a secret, a public one must have none.
