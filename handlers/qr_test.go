@@ -17,7 +17,6 @@ import (
 	gozxingqr "github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/bindery/bindery/events"
-	"github.com/bindery/bindery/internal/app/sessions"
 	"github.com/bindery/bindery/internal/devtools/natstest"
 	"github.com/bindery/bindery/internal/devtools/testenv"
 	"github.com/bindery/bindery/internal/server"
@@ -89,18 +88,7 @@ func (e *qrEnv) user(name string) (string, string) {
 // login starts a session for an existing account and answers its id_token.
 func (e *qrEnv) login(accountID string) string {
 	e.T.Helper()
-	acc, ok := e.App.Accounts.Get(accountID)
-	if !ok {
-		e.T.Fatalf("account %s not in the view", accountID)
-	}
-	change, issued, err := e.App.Sessions.Start(sessions.ClaimsFor(acc), qrApp, []string{"test"}, e.clock.Now())
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	if _, err := e.App.Store.Append(context.Background(), events.Meta{Actor: accountID, Time: e.clock.Now()}, change); err != nil {
-		e.T.Fatal(err)
-	}
-	return issued.IDToken
+	return e.loginSession(accountID).IDToken
 }
 
 type qrStarted struct {
