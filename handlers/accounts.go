@@ -54,10 +54,11 @@ func (s *Server) createAccount(c echo.Context) error {
 }
 
 // accountID validates the path id: account ids are UUIDs (and become NATS
-// subject tokens, so nothing else may pass).
+// subject tokens, so nothing else may pass), accepted in any case and
+// canonicalised to lower case.
 func accountID(c echo.Context, name string) (string, error) {
-	id := c.Param(name)
-	if !canonicalUUID(id) {
+	id, ok := canonicalID(c.Param(name))
+	if !ok {
 		return "", account.ErrNotFound
 	}
 	return id, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -162,6 +163,9 @@ func (s *Server) addMember(c echo.Context) error {
 	if err := bind(c, &req); err != nil {
 		return err
 	}
+	if id, ok := canonicalID(req.AccountID); ok {
+		req.AccountID = id // other forms: the use case says what is wrong
+	}
 	orgID := c.Param("id")
 	isNew, pos, err := s.Authz.AddMember(c.Request().Context(), s.adminMeta(c), orgID, req.AccountID)
 	if err != nil {
@@ -204,7 +208,7 @@ func (s *Server) authzCheck(c echo.Context) error {
 	if err := bind(c, &req); err != nil {
 		return err
 	}
-	if err := validCheck("", req.AccountID, req.Permission, req.Org); err != nil {
+	if err := validCheck("", &req.AccountID, req.Permission, req.Org); err != nil {
 		return err
 	}
 	if err := s.waitForCheck(c, req.MinPosition); err != nil {
@@ -218,10 +222,13 @@ func (s *Server) authzCheck(c echo.Context) error {
 }
 
 // validCheck checks one check's fields; prefix names it within a batch.
-func validCheck(prefix, accountID, permission, orgID string) error {
-	if !canonicalUUID(accountID) {
+// The account id is canonicalised in place.
+func validCheck(prefix string, accountID *string, permission, orgID string) error {
+	id, ok := canonicalID(*accountID)
+	if !ok {
 		return domain.Invalid("%saccount_id: required, a UUID", prefix)
 	}
+	*accountID = id
 	if !role.ValidCheck(permission) {
 		return domain.Invalid("%spermission: a concrete resource:action (lower-case a-z 0-9 _ . -), no wildcard", prefix)
 	}
@@ -278,8 +285,9 @@ func (s *Server) authzChecks(c echo.Context) error {
 	if len(req.Checks) == 0 || len(req.Checks) > MaxBatchChecks {
 		return domain.Invalid("checks: 1 to %d checks", MaxBatchChecks)
 	}
-	for i, ch := range req.Checks {
-		if err := validCheck("checks["+strconv.Itoa(i)+"].", ch.AccountID, ch.Permission, ch.Org); err != nil {
+	for i := range req.Checks {
+		ch := &req.Checks[i]
+		if err := validCheck("checks["+strconv.Itoa(i)+"].", &ch.AccountID, ch.Permission, ch.Org); err != nil {
 			return err
 		}
 	}
@@ -301,21 +309,45 @@ func (s *Server) authzChecks(c echo.Context) error {
 // canonicalUUID accepts the lower-case 8-4-4-4-12 form account ids have,
 // without allocating.
 func canonicalUUID(s string) bool {
+	_, upper, ok := scanUUID(s)
+	return ok && !upper
+}
+
+// canonicalID accepts a UUID in any case and returns its canonical
+// lower-case form (allocating only when it was not).
+func canonicalID(s string) (string, bool) {
+	_, upper, ok := scanUUID(s)
+	if !ok {
+		return "", false
+	}
+	if upper {
+		s = strings.ToLower(s)
+	}
+	return s, true
+}
+
+// scanUUID checks the 8-4-4-4-12 hex form and says whether it has
+// upper-case digits.
+func scanUUID(s string) (n int, upper, ok bool) {
 	if len(s) != 36 {
-		return false
+		return 0, false, false
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch i {
 		case 8, 13, 18, 23:
 			if c != '-' {
-				return false
+				return 0, false, false
 			}
 		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-				return false
+			switch {
+			case c >= '0' && c <= '9' || c >= 'a' && c <= 'f':
+			case c >= 'A' && c <= 'F':
+				upper = true
+			default:
+				return 0, false, false
 			}
 		}
 	}
-	return true
+	return 36, upper, true
 }

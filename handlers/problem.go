@@ -100,6 +100,9 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	if status >= 500 && de.Code == "internal_error" {
 		s.log.Error("request failed", "err", err, "path", c.Request().URL.Path, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 	}
+	if securityCodes[de.Code] {
+		s.securityEvent(c, de.Code, status)
+	}
 	if de.Kind == domain.KindRateLimited && de.RetryAfter > 0 {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(de.RetryAfter.Seconds()+0.999)))
 	}

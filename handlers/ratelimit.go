@@ -65,15 +65,39 @@ func newIPLimiter(perSecond float64, trusted []netip.Prefix) *ipLimiter {
 	if perSecond <= 0 {
 		return nil
 	}
-	return &ipLimiter{
-		limit: rate.Limit(perSecond), burst: max(1, int(math.Ceil(2*perSecond))),
-		trusted: trusted, clients: map[netip.Addr]*ipClient{},
-	}
+	return newLimiter(rate.Limit(perSecond), max(1, int(math.Ceil(2*perSecond))), trusted)
+}
+
+func newLimiter(limit rate.Limit, burst int, trusted []netip.Prefix) *ipLimiter {
+	return &ipLimiter{limit: limit, burst: burst, trusted: trusted, clients: map[netip.Addr]*ipClient{}}
+}
+
+// Failed admin authentications per client IP: a burst of
+// adminFailBurst, then one more every adminFailEvery. Always on, whatever
+// BINDERY_RATE_LIMIT says: a token of 32+ random characters is not guessed
+// at 10 a minute.
+const (
+	adminFailBurst = 10
+	adminFailEvery = 6 * time.Second
+)
+
+func newAdminFailLimiter(trusted []netip.Prefix) *ipLimiter {
+	return newLimiter(rate.Every(adminFailEvery), adminFailBurst, trusted)
 }
 
 // allow takes one token of the request's client; when none is left it
 // says how long until one is.
 func (l *ipLimiter) allow(r *http.Request, now time.Time) (time.Duration, bool) {
+	return l.take(r, now, true)
+}
+
+// left says whether the request's client has a token, without taking it:
+// when not, how long until it has.
+func (l *ipLimiter) left(r *http.Request, now time.Time) (time.Duration, bool) {
+	return l.take(r, now, false)
+}
+
+func (l *ipLimiter) take(r *http.Request, now time.Time, consume bool) (time.Duration, bool) {
 	key := l.clientIP(r)
 	if key.Is6() {
 		p, _ := key.Prefix(64)
@@ -92,7 +116,10 @@ func (l *ipLimiter) allow(r *http.Request, now time.Time) (time.Duration, bool) 
 		l.clients[key] = cl
 	}
 	cl.seen = now
-	if cl.lim.AllowN(now, 1) {
+	if !consume && cl.lim.TokensAt(now) >= 1 {
+		return 0, true
+	}
+	if consume && cl.lim.AllowN(now, 1) {
 		return 0, true
 	}
 	missing := 1 - cl.lim.TokensAt(now)
@@ -121,7 +148,10 @@ func (l *ipLimiter) isTrusted(a netip.Addr) bool {
 // clientIP is the TCP peer, unless the peer is a trusted proxy: then it is
 // the rightmost X-Forwarded-For address that is not a trusted proxy (the
 // entries left of it were written by the client and prove nothing).
-func (l *ipLimiter) clientIP(r *http.Request) netip.Addr {
+func (l *ipLimiter) clientIP(r *http.Request) netip.Addr { return clientIP(r, l.trusted) }
+
+func clientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
+	l := &ipLimiter{trusted: trusted}
 	peer := remoteAddr(r.RemoteAddr)
 	if !peer.IsValid() || !l.isTrusted(peer) {
 		return peer

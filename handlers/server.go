@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -50,9 +49,12 @@ type Deps struct {
 	Accounts   *accounts.Service
 	AccountsV  *projections.Accounts
 	AdminToken string
-	Logger     *slog.Logger
-	Metrics    *metrics.Metrics
-	Now        func() time.Time
+	// AdminTokens are more admin tokens by name (AdminToken is the one
+	// named "admin"); a command's actor is admin:<name>.
+	AdminTokens map[string]string
+	Logger      *slog.Logger
+	Metrics     *metrics.Metrics
+	Now         func() time.Time
 	// WaitTimeout bounds how long a query waits for min_position.
 	WaitTimeout time.Duration
 	// Audit answers the audit API (query, verify, seal, keys; views come
@@ -99,9 +101,9 @@ type Server struct {
 	Deps
 	e          *echo.Echo
 	log        *slog.Logger
-	adminHash  [32]byte
-	adminActor string
+	admins     []adminToken
 	limiter    *ipLimiter // nil: no per-IP limit
+	adminFails *ipLimiter // failed admin authentications per IP
 	keys       keyRefresh
 	homeState
 }
@@ -121,9 +123,9 @@ func New(d Deps) *Server {
 		d.Metrics = metrics.New()
 	}
 	s := &Server{Deps: d, e: echo.New(), log: d.Logger}
-	s.adminHash = sha256.Sum256([]byte(d.AdminToken))
-	s.adminActor = "admin:" + hex.EncodeToString(s.adminHash[:])[:12]
+	s.admins = adminTokens(d.AdminToken, d.AdminTokens)
 	s.limiter = newIPLimiter(d.RateLimit, d.TrustedProxies)
+	s.adminFails = newAdminFailLimiter(d.TrustedProxies)
 	e := s.e
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
@@ -188,7 +190,8 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		s.Metrics.HTTPDuration.WithLabelValues(c.Request().Method, route, strconv.Itoa(status)).Observe(d.Seconds())
 		if route != "/metrics" && route != "/healthz" && route != "/readyz" {
 			s.log.Info("http", "method", c.Request().Method, "route", route, "status", status,
-				"duration_ms", float64(d.Microseconds())/1000, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+				"duration_ms", float64(d.Microseconds())/1000, "request_id", c.Response().Header().Get(echo.HeaderXRequestID),
+				"ip", s.clientAddr(c), "user_agent", userAgent(c))
 		}
 		return nil
 	}
@@ -223,14 +226,53 @@ func (s *Server) waitForPosition(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// admin checks the bearer admin token in constant time.
+// adminToken is one admin token: its name and the hash it is compared by.
+type adminToken struct {
+	name string
+	hash [32]byte
+}
+
+func adminTokens(single string, named map[string]string) []adminToken {
+	var out []adminToken
+	if single != "" {
+		out = append(out, adminToken{"admin", sha256.Sum256([]byte(single))})
+	}
+	for name, tok := range named {
+		if tok != "" && (name != "admin" || single == "") {
+			out = append(out, adminToken{name, sha256.Sum256([]byte(tok))})
+		}
+	}
+	return out
+}
+
+// adminNameKey holds the name of the admin token a request carried.
+const adminNameKey = "bindery.admin_name"
+
+// admin checks the bearer admin token in constant time against every
+// named token, and remembers the name for the events' actor. A client
+// address with too many failures gets 429 before its token is looked at.
 func (s *Server) admin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		now := time.Now()
+		if wait, ok := s.adminFails.left(c.Request(), now); !ok {
+			return &domain.Error{
+				Kind: domain.KindRateLimited, Code: "rate_limited", RetryAfter: wait,
+				Message: "too many failed admin authentications from this address; retry later",
+			}
+		}
 		tok, ok := bearer(c)
 		given := sha256.Sum256([]byte(tok))
-		if !ok || s.AdminToken == "" || subtle.ConstantTimeCompare(given[:], s.adminHash[:]) != 1 {
+		name := ""
+		for _, a := range s.admins {
+			if subtle.ConstantTimeCompare(given[:], a.hash[:]) == 1 {
+				name = a.name
+			}
+		}
+		if !ok || name == "" {
+			s.adminFails.allow(c.Request(), now)
 			return domain.New(domain.KindUnauthorized, "unauthorized", "a valid admin bearer token is required")
 		}
+		c.Set(adminNameKey, name)
 		return next(c)
 	}
 }
@@ -249,8 +291,15 @@ func (s *Server) meta(c echo.Context, actor string) events.Meta {
 	return events.Meta{Actor: actor, RequestID: c.Response().Header().Get(echo.HeaderXRequestID), Time: s.Now()}
 }
 
-// adminMeta attributes a command to the admin token (by a hash prefix).
-func (s *Server) adminMeta(c echo.Context) events.Meta { return s.meta(c, s.adminActor) }
+// adminMeta attributes a command to the admin token by its name
+// (admin:<name>), never by anything derived from the token.
+func (s *Server) adminMeta(c echo.Context) events.Meta {
+	name, _ := c.Get(adminNameKey).(string)
+	if name == "" {
+		name = "admin"
+	}
+	return s.meta(c, "admin:"+name)
+}
 
 // commandJSON answers a command with the position its events reached.
 func commandJSON(c echo.Context, status int, pos events.Position, body any) error {

@@ -148,7 +148,7 @@ func (s *Server) oauthToken(c echo.Context) error {
 
 func (s *Server) discovery(c echo.Context) error {
 	c.Response().Header().Set(echo.HeaderCacheControl, "public, max-age=3600")
-	return c.JSON(http.StatusOK, tokens.Discovery(s.Signer.Issuer()))
+	return c.JSON(http.StatusOK, tokens.Discovery(s.Signer.Issuer(), s.Signer.Algorithm()))
 }
 
 func (s *Server) jwks(c echo.Context) error {

@@ -126,10 +126,12 @@ func (s *Server) redeliverWebhook(c echo.Context) error {
 	if len(req.EventIDs) > delivery.MaxRedeliver {
 		return domain.Invalid("event_ids: at most %d", delivery.MaxRedeliver)
 	}
-	for _, id := range req.EventIDs {
-		if !canonicalUUID(id) {
+	for i, id := range req.EventIDs {
+		canon, ok := canonicalID(id)
+		if !ok {
 			return domain.Invalid("event_ids: %q is not an event id (a UUID)", id)
 		}
+		req.EventIDs[i] = canon
 	}
 	res, err := s.WebhookDeliveries.Redeliver(c.Request().Context(), c.Param("id"), req.EventIDs)
 	if err != nil {

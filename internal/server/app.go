@@ -171,7 +171,7 @@ func (a *App) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if a.Signer, err = tokens.NewSigner(ctx, keyStore, a.Box, tokens.SignerOptions{Issuer: cfg.Issuer}); err != nil {
+	if a.Signer, err = tokens.NewSigner(ctx, keyStore, a.Box, tokens.SignerOptions{Issuer: cfg.Issuer, Algorithm: cfg.IDTokenAlg}); err != nil {
 		return err
 	}
 	keysCtx, stopKeys := context.WithCancel(context.Background())
@@ -186,7 +186,7 @@ func (a *App) open(ctx context.Context) error {
 	}
 	a.API = handlers.New(handlers.Deps{
 		Store: a.Store, Engine: a.Engine, Accounts: accts, AccountsV: a.Accounts,
-		AdminToken: cfg.AdminToken, Logger: a.Log, Metrics: a.Metrics, Audit: a.Audit,
+		AdminToken: cfg.AdminToken, AdminTokens: cfg.AdminTokens, Logger: a.Log, Metrics: a.Metrics, Audit: a.Audit,
 		Signer: a.Signer, Sessions: a.Sessions, RateLimit: cfg.RateLimit, TrustedProxies: cfg.TrustedProxies,
 		Apps: apps, Login: a.Login,
 		Authz: az, AuthzV: a.Authz,

@@ -5,14 +5,19 @@ import "strings"
 // Discovery returns the OpenID Provider configuration document served at
 // issuer + "/.well-known/openid-configuration". Bindery has no authorization
 // endpoint: tokens come from its login API, and standard clients only refresh.
-func Discovery(issuer string) map[string]any {
+// algs are the id_token algorithms (Signer.Algorithm); none means
+// DefaultAlgorithm.
+func Discovery(issuer string, algs ...string) map[string]any {
+	if len(algs) == 0 {
+		algs = []string{DefaultAlgorithm}
+	}
 	base := strings.TrimSuffix(issuer, "/")
 	return map[string]any{
 		"issuer":                                issuer,
 		"jwks_uri":                              base + "/.well-known/jwks.json",
 		"token_endpoint":                        base + "/oauth2/token",
 		"userinfo_endpoint":                     base + "/v1/userinfo",
-		"id_token_signing_alg_values_supported": []string{algES256},
+		"id_token_signing_alg_values_supported": algs,
 		"response_types_supported":              []string{"id_token"},
 		"subject_types_supported":               []string{"public"},
 		"grant_types_supported":                 []string{"refresh_token"},

@@ -2,12 +2,10 @@ package tokens
 
 import (
 	"context"
-	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,7 +13,6 @@ import (
 	"time"
 
 	"github.com/bindery/bindery/internal/crypto/secrets"
-	jose "github.com/go-jose/go-jose/v4"
 )
 
 // Errors of a KeyStore.
@@ -69,11 +66,13 @@ func (m *MemoryKeyStore) Save(_ context.Context, data []byte, revision uint64) e
 	return nil
 }
 
-// Key is one signing key: an ES256 (P-256) key identified by its RFC 7638
-// thumbprint.
+// Key is one signing key, identified by its RFC 7638 thumbprint: an
+// Ed25519 key (Alg EdDSA) or a P-256 key (Alg ES256).
 type Key struct {
-	ID      string // RFC 7638 SHA-256 thumbprint, base64url
-	Private *ecdsa.PrivateKey
+	ID      string             // RFC 7638 SHA-256 thumbprint, base64url
+	Alg     string             // AlgEdDSA or AlgES256
+	Private *ecdsa.PrivateKey  // the ES256 key
+	Ed25519 ed25519.PrivateKey // the EdDSA key
 	Created time.Time
 	Retired time.Time // zero while the key is the active one
 }
@@ -89,31 +88,6 @@ func (k Key) publishedAt(now time.Time, overlap time.Duration) bool {
 
 // sealAAD binds sealed signing keys to their purpose.
 const sealAAD = "signing-key"
-
-// algES256 is the one algorithm Bindery signs with and accepts.
-const algES256 = string(jose.ES256)
-
-// newKey generates a P-256 key created at now.
-func newKey(now time.Time) (Key, error) {
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return Key{}, fmt.Errorf("tokens: generate key: %w", err)
-	}
-	kid, err := thumbprint(&priv.PublicKey)
-	if err != nil {
-		return Key{}, err
-	}
-	return Key{ID: kid, Private: priv, Created: now.UTC()}, nil
-}
-
-func thumbprint(pub *ecdsa.PublicKey) (string, error) {
-	jwk := jose.JSONWebKey{Key: pub}
-	tp, err := jwk.Thumbprint(crypto.SHA256)
-	if err != nil {
-		return "", fmt.Errorf("tokens: thumbprint: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(tp), nil
-}
 
 // storedSet is the persisted form of the key set. Private keys are PKCS#8
 // DER sealed under the master key; nothing else in it is secret.
@@ -135,7 +109,7 @@ const storedVersion = 1
 func encodeSet(keys []Key, box *secrets.Box) ([]byte, error) {
 	set := storedSet{Version: storedVersion, Keys: make([]storedKey, 0, len(keys))}
 	for _, k := range keys {
-		der, err := x509.MarshalPKCS8PrivateKey(k.Private)
+		der, err := x509.MarshalPKCS8PrivateKey(k.private())
 		if err != nil {
 			return nil, fmt.Errorf("tokens: encode key %s: %w", k.ID, err)
 		}
@@ -144,7 +118,7 @@ func encodeSet(keys []Key, box *secrets.Box) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("tokens: seal key %s: %w", k.ID, err)
 		}
-		sk := storedKey{ID: k.ID, Alg: algES256, Created: k.Created, Sealed: sealed}
+		sk := storedKey{ID: k.ID, Alg: k.Alg, Created: k.Created, Sealed: sealed}
 		if !k.Retired.IsZero() {
 			r := k.Retired
 			sk.Retired = &r
@@ -164,7 +138,7 @@ func decodeSet(data []byte, box *secrets.Box) ([]Key, error) {
 	}
 	keys := make([]Key, 0, len(set.Keys))
 	for _, sk := range set.Keys {
-		if sk.Alg != algES256 {
+		if !knownAlg(sk.Alg) {
 			return nil, fmt.Errorf("tokens: key %s: algorithm %q not supported", sk.ID, sk.Alg)
 		}
 		der, err := box.Open(sk.Sealed, sealAAD)
@@ -176,19 +150,30 @@ func decodeSet(data []byte, box *secrets.Box) ([]Key, error) {
 		if err != nil {
 			return nil, fmt.Errorf("tokens: parse key %s: %w", sk.ID, err)
 		}
-		priv, ok := parsed.(*ecdsa.PrivateKey)
-		if !ok || priv.Curve != elliptic.P256() {
-			return nil, fmt.Errorf("tokens: key %s is not a P-256 key", sk.ID)
+		k := Key{Alg: sk.Alg, Created: sk.Created}
+		switch priv := parsed.(type) {
+		case *ecdsa.PrivateKey:
+			if sk.Alg != AlgES256 || priv.Curve != elliptic.P256() {
+				return nil, fmt.Errorf("tokens: key %s is not a P-256 key", sk.ID)
+			}
+			k.Private = priv
+		case ed25519.PrivateKey:
+			if sk.Alg != AlgEdDSA {
+				return nil, fmt.Errorf("tokens: key %s is not an %s key", sk.ID, sk.Alg)
+			}
+			k.Ed25519 = priv
+		default:
+			return nil, fmt.Errorf("tokens: key %s: unsupported key type", sk.ID)
 		}
 		// The kid is derived from the key, so a record cannot claim another's id.
-		kid, err := thumbprint(&priv.PublicKey)
+		kid, err := thumbprint(k.Public())
 		if err != nil {
 			return nil, err
 		}
 		if kid != sk.ID {
 			return nil, fmt.Errorf("tokens: key %s: stored id does not match its thumbprint", sk.ID)
 		}
-		k := Key{ID: kid, Private: priv, Created: sk.Created}
+		k.ID = kid
 		if sk.Retired != nil {
 			k.Retired = *sk.Retired
 		}

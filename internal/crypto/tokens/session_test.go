@@ -34,7 +34,10 @@ func TestNewSessionToken(t *testing.T) {
 
 func TestDiscovery(t *testing.T) {
 	t.Parallel()
-	d := Discovery("https://id.example.com/")
+	if algs := Discovery("https://id.example.com/")["id_token_signing_alg_values_supported"].([]string); len(algs) != 1 || algs[0] != "EdDSA" {
+		t.Errorf("default algs = %v", algs)
+	}
+	d := Discovery("https://id.example.com/", "ES256")
 	if d["issuer"] != "https://id.example.com/" {
 		t.Errorf("issuer = %v", d["issuer"])
 	}

@@ -1,11 +1,11 @@
-// Package tokens signs and verifies Bindery's id_tokens (ES256 JWTs), keeps
+// Package tokens signs and verifies Bindery's id_tokens (EdDSA or ES256 JWTs), keeps
 // the signing keys (sealed under the master key, rotated, published as JWKS),
 // and makes the opaque session tokens.
 package tokens
 
 import (
 	"context"
-	"crypto/ecdsa"
+	"crypto"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -54,6 +54,10 @@ type SignerOptions struct {
 	// Overlap is how long a retired key stays published and accepted; it
 	// must exceed the longest id_token lifetime. Default 24h.
 	Overlap time.Duration
+	// Algorithm signs new tokens: AlgEdDSA (default) or AlgES256. A stored
+	// active key of the other algorithm is rotated out (it stays published
+	// and accepted for Overlap), so every replica must be set alike.
+	Algorithm string
 }
 
 func (o *SignerOptions) setDefaults() {
@@ -65,6 +69,9 @@ func (o *SignerOptions) setDefaults() {
 	}
 	if o.Overlap == 0 {
 		o.Overlap = DefaultOverlap
+	}
+	if o.Algorithm == "" {
+		o.Algorithm = DefaultAlgorithm
 	}
 }
 
@@ -80,6 +87,9 @@ func (o SignerOptions) Validate() error {
 	}
 	if o.Overlap < 0 {
 		errs = append(errs, errors.New("tokens: Overlap must not be negative"))
+	}
+	if o.Algorithm != "" && !knownAlg(o.Algorithm) {
+		errs = append(errs, fmt.Errorf("tokens: algorithm %q: want %s or %s", o.Algorithm, AlgEdDSA, AlgES256))
 	}
 	return errors.Join(errs...)
 }
@@ -111,11 +121,14 @@ func NewSigner(ctx context.Context, store KeyStore, box *secrets.Box, opts Signe
 		return nil, errors.New("tokens: NewSigner needs a store and a box")
 	}
 	s := &Signer{store: store, box: box, opts: opts}
-	if err := s.update(ctx, ensureActive); err != nil {
+	if err := s.update(ctx, s.ensureActive); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
+
+// Algorithm is the alg of the tokens Sign makes.
+func (s *Signer) Algorithm() string { return s.opts.Algorithm }
 
 // Issuer returns the issuer the Signer puts in and expects of tokens.
 func (s *Signer) Issuer() string { return s.opts.Issuer }
@@ -131,7 +144,7 @@ func (s *Signer) ActiveKeyID() string {
 // published and accepted until its retirement plus Overlap.
 func (s *Signer) Rotate(ctx context.Context) error {
 	return s.update(ctx, func(keys []Key, now time.Time) ([]Key, bool, error) {
-		return rotate(keys, now)
+		return rotate(keys, now, s.opts.Algorithm)
 	})
 }
 
@@ -142,11 +155,11 @@ func (s *Signer) RotateIfDue(ctx context.Context) (bool, error) {
 	var rotated bool
 	err := s.update(ctx, func(keys []Key, now time.Time) ([]Key, bool, error) {
 		rotated = false
-		if a := newestActive(keys); a != nil && now.Sub(a.Created) < s.opts.RotateEvery {
+		if a := newestActive(keys); a != nil && now.Sub(a.Created) < s.opts.RotateEvery && a.Alg == s.opts.Algorithm {
 			return keys, false, nil
 		}
 		rotated = true
-		return rotate(keys, now)
+		return rotate(keys, now, s.opts.Algorithm)
 	})
 	return rotated, err
 }
@@ -155,7 +168,7 @@ func (s *Signer) RotateIfDue(ctx context.Context) (bool, error) {
 // rotation. If the stored set has no active key (it was deleted), Refresh
 // creates one.
 func (s *Signer) Refresh(ctx context.Context) error {
-	return s.update(ctx, ensureActive)
+	return s.update(ctx, s.ensureActive)
 }
 
 // Maintain calls RotateIfDue (which also refreshes) every interval until ctx
@@ -176,7 +189,7 @@ func (s *Signer) Maintain(ctx context.Context, interval time.Duration, onErr fun
 	}
 }
 
-// Sign returns a compact JWS (header alg ES256, typ JWT, kid) of claims, with
+// Sign returns a compact JWS (header alg EdDSA or ES256, typ JWT, kid) of claims, with
 // iss set to the issuer when absent. The caller supplies sub, aud, iat, exp,
 // auth_time, amr, sid and the profile claims; exp is required. Time claims
 // (exp, iat, nbf, auth_time) may be given as time.Time and are written as
@@ -202,13 +215,17 @@ func (s *Signer) Sign(claims map[string]any) (string, error) {
 		return "", fmt.Errorf("tokens: Sign: %w", err)
 	}
 	s.mu.RLock()
-	signer := s.signer
+	signer, alg := s.signer, s.active.Alg
 	s.mu.RUnlock()
 	jws, err := signer.Sign(payload)
 	if err != nil {
 		return "", fmt.Errorf("tokens: Sign: %w", err)
 	}
-	return jws.CompactSerialize()
+	compact, err := jws.CompactSerialize()
+	if err != nil || alg != AlgES256 {
+		return compact, err
+	}
+	return lowS(compact)
 }
 
 // JWKS returns the public keys to publish at /.well-known/jwks.json: the
@@ -221,7 +238,7 @@ func (s *Signer) JWKS() jose.JSONWebKeySet {
 	for _, k := range s.keys {
 		if k.publishedAt(now, s.opts.Overlap) {
 			set.Keys = append(set.Keys, jose.JSONWebKey{
-				Key: &k.Private.PublicKey, KeyID: k.ID, Algorithm: algES256, Use: "sig",
+				Key: k.Public(), KeyID: k.ID, Algorithm: k.Alg, Use: "sig",
 			})
 		}
 	}
@@ -229,7 +246,8 @@ func (s *Signer) JWKS() jose.JSONWebKeySet {
 }
 
 // Verify checks token at now and returns its claims (JSON numbers as
-// float64). It accepts only ES256, only a kid of this Signer's published keys
+// float64). It accepts only EdDSA and ES256 (in its low-S form), each only
+// with a key of that algorithm, only a kid of this Signer's published keys
 // (never a key named or embedded by the token: jku, jwk, x5u and x5c are
 // refused), and only typ JWT; then requires iss to be the issuer, aud to
 // contain audience (unless audience is ""), exp to be after now, and nbf and
@@ -241,7 +259,7 @@ func (s *Signer) Verify(token string, audience string, now time.Time) (map[strin
 	if len(token) > MaxTokenLen {
 		return nil, invalid("token too long")
 	}
-	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.ES256})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
@@ -252,9 +270,15 @@ func (s *Signer) Verify(token string, audience string, now time.Time) (map[strin
 	if err := checkHeader(sig); err != nil {
 		return nil, err
 	}
-	pub := s.publicKey(sig.Protected.KeyID, now)
+	pub, alg := s.publicKey(sig.Protected.KeyID, now)
 	if pub == nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, ErrUnknownKey)
+	}
+	if sig.Protected.Algorithm != alg {
+		return nil, invalid("algorithm does not match the key")
+	}
+	if alg == AlgES256 && !isLowS(sig.Signature) {
+		return nil, invalid("ES256 signature not in low-S form")
 	}
 	payload, err := jws.Verify(pub)
 	if err != nil {
@@ -278,7 +302,7 @@ func checkHeader(sig jose.Signature) error {
 	if sig.Unprotected.KeyID != "" || sig.Unprotected.JSONWebKey != nil || len(sig.Unprotected.ExtraHeaders) > 0 {
 		return invalid("unprotected header")
 	}
-	if h.Algorithm != algES256 {
+	if !knownAlg(h.Algorithm) {
 		return invalid("algorithm not allowed")
 	}
 	if h.KeyID == "" {
@@ -367,16 +391,17 @@ func numericDate(c map[string]any, name string) (time.Time, bool, error) {
 	return time.Unix(int64(sec), int64(frac*1e9)), true, nil
 }
 
-// publicKey returns the public key of kid if it is published at now.
-func (s *Signer) publicKey(kid string, now time.Time) *ecdsa.PublicKey {
+// publicKey returns the public key of kid and its algorithm if it is
+// published at now.
+func (s *Signer) publicKey(kid string, now time.Time) (crypto.PublicKey, string) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for _, k := range s.keys {
 		if k.ID == kid && k.publishedAt(now, s.opts.Overlap) {
-			return &k.Private.PublicKey
+			return k.Public(), k.Alg
 		}
 	}
-	return nil
+	return nil, ""
 }
 
 // mutation decides a new key set from the stored one (nil when the store is
@@ -441,7 +466,7 @@ func (s *Signer) install(keys []Key) error {
 		return errors.New("tokens: key set has no active key")
 	}
 	signer, err := jose.NewSigner(
-		jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: active.Private, KeyID: active.ID}},
+		jose.SigningKey{Algorithm: jose.SignatureAlgorithm(active.Alg), Key: jose.JSONWebKey{Key: active.private(), KeyID: active.ID}},
 		(&jose.SignerOptions{}).WithType("JWT"),
 	)
 	if err != nil {
@@ -464,20 +489,26 @@ func newestActive(keys []Key) *Key {
 	return best
 }
 
-func ensureActive(keys []Key, now time.Time) ([]Key, bool, error) {
-	if newestActive(keys) != nil {
-		return keys, false, nil
+// ensureActive makes sure there is an active key of the configured
+// algorithm: it adds one to an empty set, and rotates out an active key
+// of the other algorithm.
+func (s *Signer) ensureActive(keys []Key, now time.Time) ([]Key, bool, error) {
+	if a := newestActive(keys); a != nil {
+		if a.Alg == s.opts.Algorithm {
+			return keys, false, nil
+		}
+		return rotate(keys, now, s.opts.Algorithm)
 	}
-	k, err := newKey(now)
+	k, err := newKey(now, s.opts.Algorithm)
 	if err != nil {
 		return nil, false, err
 	}
 	return append(slices.Clone(keys), k), true, nil
 }
 
-// rotate retires every active key at now and adds a new active one.
-func rotate(keys []Key, now time.Time) ([]Key, bool, error) {
-	k, err := newKey(now)
+// rotate retires every active key at now and adds a new active one of alg.
+func rotate(keys []Key, now time.Time, alg string) ([]Key, bool, error) {
+	k, err := newKey(now, alg)
 	if err != nil {
 		return nil, false, err
 	}

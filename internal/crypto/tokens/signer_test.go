@@ -56,9 +56,11 @@ func newBox(t *testing.T) *secrets.Box {
 	return box
 }
 
+// newSigner is an ES256 signer: the tests of this file forge ES256 tokens
+// with its key (alg_test.go covers EdDSA, the default).
 func newSigner(t *testing.T, store KeyStore, box *secrets.Box, clk *clock) *Signer {
 	t.Helper()
-	s, err := NewSigner(context.Background(), store, box, SignerOptions{Issuer: testIssuer, Now: clk.Now})
+	s, err := NewSigner(context.Background(), store, box, SignerOptions{Issuer: testIssuer, Now: clk.Now, Algorithm: AlgES256})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,6 +151,9 @@ func es256(key *ecdsa.PrivateKey) func([]byte) []byte {
 		r, s, err := ecdsa.Sign(rand.Reader, key, sum[:])
 		if err != nil {
 			panic(err)
+		}
+		if s.Cmp(p256HalfN) > 0 { // the low-S form, the one Verify accepts
+			s.Sub(p256N, s)
 		}
 		out := make([]byte, 64)
 		r.FillBytes(out[:32])
@@ -403,7 +408,7 @@ func TestSignersConvergeOnOneKey(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			signers[i], errs[i] = NewSigner(context.Background(), store, box, SignerOptions{Issuer: testIssuer, Now: clk.Now})
+			signers[i], errs[i] = NewSigner(context.Background(), store, box, SignerOptions{Issuer: testIssuer, Now: clk.Now, Algorithm: AlgES256})
 		})
 	}
 	wg.Wait()
@@ -554,7 +559,7 @@ func TestSignerOptionsValidate(t *testing.T) {
 func TestGoOIDCVerifies(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := NewSigner(ctx, NewMemoryKeyStore(), newBox(t), SignerOptions{Issuer: testIssuer})
+	s, err := NewSigner(ctx, NewMemoryKeyStore(), newBox(t), SignerOptions{Issuer: testIssuer, Algorithm: AlgES256})
 	if err != nil {
 		t.Fatal(err)
 	}

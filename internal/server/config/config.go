@@ -28,19 +28,24 @@ type Config struct {
 	NATSDownstreamPassword string
 	NATSCreds              string
 	AdminToken             string
-	Issuer                 string
-	WeChatAPIBase          string
-	Replicas               int
-	QRTTL                  time.Duration
-	AuthLogMaxAge          time.Duration
-	MasterKey              string
-	RateLimit              float64
-	TrustedProxies         []netip.Prefix
-	OTPWebhook             string
-	OTPWebhookSecret       string
-	SMTPURL                string
-	LogLevel               string
-	Dev                    bool
+	// AdminTokens are every admin token by name (BINDERY_ADMIN_TOKENS, and
+	// BINDERY_ADMIN_TOKEN as "admin"); events name the token's name.
+	AdminTokens map[string]string
+	Issuer      string
+	// IDTokenAlg signs id_tokens: EdDSA (default) or ES256.
+	IDTokenAlg       string
+	WeChatAPIBase    string
+	Replicas         int
+	QRTTL            time.Duration
+	AuthLogMaxAge    time.Duration
+	MasterKey        string
+	RateLimit        float64
+	TrustedProxies   []netip.Prefix
+	OTPWebhook       string
+	OTPWebhookSecret string
+	SMTPURL          string
+	LogLevel         string
+	Dev              bool
 	// NATSSync is when the embedded nats-server's writes reach the disk
 	// (BINDERY_NATS_SYNC): "group" (the default) and "always" before
 	// Bindery sees their acknowledgement, "interval" every NATSSyncInterval.
@@ -70,7 +75,9 @@ var settings = []setting{
 	{"BINDERY_NATS_CREDS", "nats-creds", "", "NATS creds file (nkey/JWT) for an external cluster"},
 	{"BINDERY_NATS_SYNC", "nats-sync", "group", "embedded NATS: on disk before acknowledged (group: shared syncs; always: one per write), or a background interval like 2m"},
 	{"BINDERY_ADMIN_TOKEN", "admin-token", "", "bearer token of the admin API (required outside dev mode)"},
+	{"BINDERY_ADMIN_TOKENS", "admin-tokens", "", "named admin tokens, name=token,name2=token2 (actor admin:<name> in events)"},
 	{"BINDERY_ISSUER", "issuer", "", "token issuer URL (default http://<http-addr>)"},
+	{"BINDERY_ID_TOKEN_ALG", "id-token-alg", "EdDSA", "id_token signature algorithm: EdDSA (Ed25519) or ES256 (P-256, low-S)"},
 	{"BINDERY_WECHAT_API_BASE", "wechat-api-base", "https://api.weixin.qq.com", "WeChat server API base URL"},
 	{"BINDERY_REPLICAS", "replicas", "1", "stream replicas (1, or 3 on a cluster)"},
 	{"BINDERY_QR_TTL", "qr-ttl", "300s", "QR login session lifetime"},
@@ -164,16 +171,17 @@ func Load(args []string, getenv func(string) string, dev bool) (*Config, error) 
 	if c.NATSSync != "group" && c.NATSURL != "" {
 		bad("BINDERY_NATS_SYNC", "applies to the embedded server only: set sync_interval on the NATS servers of BINDERY_NATS_URL")
 	}
-	if c.AdminToken == "" && dev {
-		c.AdminToken = "dev"
-	}
-	if c.AdminToken == "" {
-		bad("BINDERY_ADMIN_TOKEN", "required (outside dev mode)")
-	} else if !dev && len(c.AdminToken) < 16 {
-		bad("BINDERY_ADMIN_TOKEN", "too short: use at least 16 random characters")
+	c.AdminTokens, errs = adminTokens(c.AdminToken, get("BINDERY_ADMIN_TOKENS"), dev, errs)
+	if tok, ok := c.AdminTokens[AdminName]; ok {
+		c.AdminToken = tok
 	}
 	if c.Issuer == "" {
 		c.Issuer = "http://" + c.HTTPAddr
+	}
+	switch c.IDTokenAlg = get("BINDERY_ID_TOKEN_ALG"); c.IDTokenAlg {
+	case "EdDSA", "ES256":
+	default:
+		bad("BINDERY_ID_TOKEN_ALG", "EdDSA or ES256")
 	}
 	if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		bad("BINDERY_ISSUER", "%q must be an http(s) URL without query or fragment", c.Issuer)

@@ -8,7 +8,7 @@ import (
 
 func load(t *testing.T, vars map[string]string) (*Config, error) {
 	t.Helper()
-	base := map[string]string{"BINDERY_ADMIN_TOKEN": "0123456789abcdef0123"}
+	base := map[string]string{"BINDERY_ADMIN_TOKEN": "0123456789abcdef0123456789abcdef"}
 	for k, v := range vars {
 		base[k] = v
 	}
@@ -60,7 +60,7 @@ func TestNATSSyncSetting(t *testing.T) {
 
 func TestNATSSyncFlagWins(t *testing.T) {
 	c, err := Load([]string{"-nats-sync", "5s"}, func(k string) string {
-		return map[string]string{"BINDERY_ADMIN_TOKEN": "0123456789abcdef0123", "BINDERY_NATS_SYNC": "group"}[k]
+		return map[string]string{"BINDERY_ADMIN_TOKEN": "0123456789abcdef0123456789abcdef", "BINDERY_NATS_SYNC": "group"}[k]
 	}, false)
 	if err != nil {
 		t.Fatal(err)
