@@ -7,8 +7,10 @@ import (
 
 	"github.com/bindery/bindery/domain"
 	"github.com/bindery/bindery/domain/account"
+	domainlogin "github.com/bindery/bindery/domain/login"
 	"github.com/bindery/bindery/events"
 	"github.com/bindery/bindery/internal/app/login"
+	"github.com/bindery/bindery/internal/crypto/hostcode"
 )
 
 // loginActor attributes public login and bind commands: nobody is
@@ -77,6 +79,18 @@ func required(field, v string) error {
 	return nil
 }
 
+// codeFields bounds the codes a request carries before anything is
+// looked up or sent to WeChat: no issuer hands out a code longer than
+// hostcode.MaxCodeLen, so a longer one is invalid_code unread.
+func codeFields(codes ...string) error {
+	for _, v := range codes {
+		if len(v) > hostcode.MaxCodeLen {
+			return domainlogin.ErrInvalidCode
+		}
+	}
+	return nil
+}
+
 // outcome answers a login, bind or registration; tokens and tickets are
 // never cached.
 // outcome answers a login or bind, counting it by status (OK,
@@ -100,6 +114,9 @@ func (s *Server) loginCode(c echo.Context) error {
 	if err := required("code", req.Code); err != nil {
 		return err
 	}
+	if err := codeFields(req.Code); err != nil {
+		return err
+	}
 	out, pos, err := s.Login.Code.Handle(c.Request().Context(), s.meta(c, loginActor), login.CodeLogin{App: c.Param("app"), Code: req.Code})
 	return s.outcome(c, out, pos, err)
 }
@@ -112,6 +129,9 @@ func (s *Server) loginRoutedCode(c echo.Context) error {
 	if err := required("code", req.Code); err != nil {
 		return err
 	}
+	if err := codeFields(req.Code); err != nil {
+		return err
+	}
 	out, pos, err := s.Login.Code.HandleRouted(c.Request().Context(), s.meta(c, loginActor), login.RoutedCodeLogin{Code: req.Code})
 	return s.outcome(c, out, pos, err)
 }
@@ -122,6 +142,9 @@ func (s *Server) loginPhone(c echo.Context) error {
 		return err
 	}
 	if err := required("code", req.Code); err != nil {
+		return err
+	}
+	if err := codeFields(req.Code, req.LoginCode); err != nil {
 		return err
 	}
 	out, pos, err := s.Login.Phone.Handle(c.Request().Context(), s.meta(c, loginActor), login.PhoneLogin{App: c.Param("app"), PhoneCode: req.Code, LoginCode: req.LoginCode})
@@ -137,6 +160,9 @@ func (s *Server) bindPhone(c echo.Context) error {
 		return err
 	}
 	if err := required("phone_code", req.PhoneCode); err != nil {
+		return err
+	}
+	if err := codeFields(req.PhoneCode, req.BindTicket); err != nil {
 		return err
 	}
 	out, pos, err := s.Login.BindPhone.Handle(c.Request().Context(), s.meta(c, loginActor), login.BindPhone{Ticket: req.BindTicket, PhoneCode: req.PhoneCode})

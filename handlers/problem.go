@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -121,8 +122,10 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	}
 }
 
-// bind decodes a JSON body strictly: JSON content type, one value, no
-// unknown fields, types as declared. Every failure is validation_failed.
+// bind decodes a JSON body strictly: JSON content type, one object, no
+// unknown fields, no key twice in an object, types as declared. Every
+// failure is validation_failed, except a body over the limit (sent with a
+// Content-Length or chunked): 413 body_too_large.
 func bind(c echo.Context, v any) error {
 	req := c.Request()
 	if ct := req.Header.Get(echo.HeaderContentType); ct != "" {
@@ -131,37 +134,78 @@ func bind(c echo.Context, v any) error {
 			return &domain.Error{Kind: domain.KindUnsupported, Code: "unsupported_media_type", Message: "send a JSON body with Content-Type: application/json"}
 		}
 	}
-	// Every body is a JSON object: a bare null would decode into nothing.
-	body := bufio.NewReader(req.Body)
-	for {
-		b, err := body.Peek(1)
-		if err != nil {
-			if isTooLarge(err) {
-				return decodeError(err)
-			}
-			break // empty: the decoder says so
+	data, err := io.ReadAll(req.Body)
+	if err != nil {
+		if isTooLarge(err) {
+			return decodeError(err)
 		}
-		if b[0] == ' ' || b[0] == '\t' || b[0] == '\n' || b[0] == '\r' {
-			_, _ = body.ReadByte()
-			continue
-		}
-		if b[0] != '{' {
-			return domain.Invalid("the body must be a JSON object")
-		}
-		break
+		return domain.Invalid("the body could not be read")
 	}
-	dec := json.NewDecoder(body)
+	return decodeStrict(data, v)
+}
+
+// decodeStrict decodes one JSON object from data into v (bind's rules).
+func decodeStrict(data []byte, v any) error {
+	// Every body is a JSON object: a bare null would decode into nothing.
+	if trimmed := bytes.TrimLeft(data, " \t\r\n"); len(trimmed) > 0 && trimmed[0] != '{' {
+		return domain.Invalid("the body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		if isTooLarge(err) {
-			return decodeError(err)
-		}
 		return domain.Invalid("the body must hold exactly one JSON value")
 	}
+	if key, dup := duplicateKey(data); dup {
+		return domain.Invalid("key %q appears twice in one object", key)
+	}
 	return nil
+}
+
+// duplicateKey finds a key given twice in one object of a well-formed
+// JSON document (encoding/json would silently keep the last).
+func duplicateKey(data []byte) (string, bool) {
+	type frame struct {
+		obj, wantKey bool
+		keys         map[string]struct{}
+	}
+	var stack []*frame
+	valueDone := func() {
+		if n := len(stack); n > 0 && stack[n-1].obj {
+			stack[n-1].wantKey = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		if d, ok := tok.(json.Delim); ok {
+			switch d {
+			case '{', '[':
+				stack = append(stack, &frame{obj: d == '{', wantKey: d == '{', keys: map[string]struct{}{}})
+			default:
+				stack = stack[:len(stack)-1]
+				valueDone()
+			}
+			continue
+		}
+		if n := len(stack); n > 0 && stack[n-1].obj && stack[n-1].wantKey {
+			top := stack[n-1]
+			key, _ := tok.(string)
+			if _, seen := top.keys[key]; seen {
+				return key, true
+			}
+			top.keys[key] = struct{}{}
+			top.wantKey = false
+			continue
+		}
+		valueDone()
+	}
 }
 
 // noBody accepts an empty body or an empty JSON object, for commands that
@@ -176,9 +220,12 @@ func noBody(c echo.Context) error {
 	return bind(c, &none)
 }
 
+// isTooLarge recognises a body over the limit: http.MaxBytesReader's
+// error, or the one of Echo's body limit on a chunked body.
 func isTooLarge(err error) bool {
 	var mbe *http.MaxBytesError
-	return errors.As(err, &mbe)
+	var he *echo.HTTPError
+	return errors.As(err, &mbe) || (errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge)
 }
 
 func decodeError(err error) error {

@@ -67,17 +67,19 @@ func pollToken(c echo.Context) string {
 	return c.QueryParam("poll_token")
 }
 
-// waitParam reads ?wait= (whole seconds, 0-30; more is cut to 30).
+// waitParam reads ?wait= (whole seconds, 0-30); anything else, above the
+// range as below it, is a validation_failed.
 func waitParam(c echo.Context) (time.Duration, error) {
 	raw := c.QueryParam("wait")
 	if raw == "" {
 		return 0, nil
 	}
+	maxWait := int(qr.MaxWait.Seconds())
 	n, err := strconv.Atoi(raw)
-	if err != nil || n < 0 {
-		return 0, validationf("wait: whole seconds, 0 to %d", int(qr.MaxWait.Seconds()))
+	if err != nil || n < 0 || n > maxWait {
+		return 0, validationf("wait: whole seconds, 0 to %d", maxWait)
 	}
-	return min(time.Duration(n)*time.Second, qr.MaxWait), nil
+	return time.Duration(n) * time.Second, nil
 }
 
 // knownState reads ?state=, the state the poller already shows: a

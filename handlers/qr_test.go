@@ -307,6 +307,8 @@ func TestQRCancelAndBadInput(t *testing.T) {
 	}{
 		{"wait not a number", "GET", "/v1/qr/" + q.QRID + "?wait=soon", 400, "validation_failed"},
 		{"negative wait", "GET", "/v1/qr/" + q.QRID + "?wait=-1", 400, "validation_failed"},
+		{"wait above 30 (issue 13, finding 6)", "GET", "/v1/qr/" + q.QRID + "?wait=1000000000", 400, "validation_failed"},
+		{"wait 31", "GET", "/v1/qr/" + q.QRID + "?wait=31", 400, "validation_failed"},
 		{"unknown state", "GET", "/v1/qr/" + q.QRID + "?state=DONE", 400, "validation_failed"},
 		{"unknown app", "POST", "/v1/apps/nope/qr", 404, "app_not_found"},
 		{"malformed app", "POST", "/v1/apps/No%20Such/qr", 404, "app_not_found"},
