@@ -7,6 +7,7 @@ FUZZTIME ?= 10s
 
 ## run: the demo stack on an embedded NATS (http://127.0.0.1:8080, admin token "dev")
 run:
+	@echo "make run: building and starting the dev stack (the first run compiles for a few minutes; ports 8080, 8081, 4222)"
 	$(GO) run ./cmd/bindery dev
 
 ## test: everything CI runs (vet, race tests, short fuzzing, browser and node tests)
