@@ -29,7 +29,7 @@ func TestInputEdges(t *testing.T) {
 	if r.Status != http.StatusCreated {
 		t.Fatalf("distinct objects: %d %s", r.Status, r.Body)
 	}
-	id := r.Map(t)["id"].(string)
+	id, created := r.Map(t)["id"].(string), r.Header.Get("X-Bindery-Position")
 
 	// A 3 MB body: 413 body_too_large, chunked as with a Content-Length.
 	big := `{"display_name":"` + strings.Repeat("x", 3<<20) + `"}`
@@ -56,7 +56,7 @@ func TestInputEdges(t *testing.T) {
 	}
 
 	// An upper-case UUID names the same account, answered in canonical form.
-	r = env.Admin("GET", "/v1/accounts/"+strings.ToUpper(id), nil)
+	r = env.Admin("GET", "/v1/accounts/"+strings.ToUpper(id)+"?min_position="+created, nil)
 	if r.Status != http.StatusOK || r.Map(t)["id"] != id {
 		t.Fatalf("upper-case id: %d %s", r.Status, r.Body)
 	}
