@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -14,9 +15,21 @@ import (
 	"github.com/bindery/bindery/projections"
 )
 
-// NextHeader is the trailer of an audit export naming the position to
-// continue from (the last NDJSON line says the same).
-const NextHeader = "X-Bindery-Next"
+// The trailers of an audit export page (its lines are CloudEvents only;
+// what paging needs comes after them, once it is known): the position to
+// continue from, how many events the page held, whether the limit stopped
+// it, the streams' heads when it started, a Link rel="next" when there is
+// more, and, when the store failed mid-page, the problem code.
+const (
+	NextHeader  = "X-Bindery-Next"
+	CountHeader = "X-Bindery-Count"
+	MoreHeader  = "X-Bindery-More"
+	HeadHeader  = "X-Bindery-Head"
+	ErrorHeader = "X-Bindery-Error"
+)
+
+// auditTrailers are declared before the body.
+var auditTrailers = strings.Join([]string{NextHeader, CountHeader, MoreHeader, HeadHeader, ErrorHeader, "Link"}, ", ")
 
 func (s *Server) auditRoutes(e *echo.Echo) {
 	if s.Audit == nil {
@@ -41,9 +54,9 @@ func storeUnavailable(err error) error {
 }
 
 // auditEvents streams matching events as NDJSON: one stored CloudEvent per
-// line (plus "stream" and "sequence"), then one line {"next", "count",
-// "more", "head"} without "specversion". Memory stays flat whatever the
-// count: lines are written as they are read.
+// line (plus the extension attributes "stream" and "sequence"), nothing
+// else; the page's cursor follows as trailers. Memory stays flat whatever
+// the count: lines are written as they are read.
 func (s *Server) auditEvents(c echo.Context) error {
 	f, err := audit.ParseFilter(c.QueryParams(), audit.DefaultLimit)
 	if err != nil {
@@ -57,7 +70,7 @@ func (s *Server) auditEvents(c echo.Context) error {
 		}
 		started = true
 		w.Header().Set(echo.HeaderContentType, "application/x-ndjson")
-		w.Header().Set("Trailer", NextHeader)
+		w.Header().Set("Trailer", auditTrailers)
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusOK)
 	}
@@ -81,15 +94,22 @@ func (s *Server) auditEvents(c echo.Context) error {
 		return storeUnavailable(err)
 	}
 	start()
-	tail, _ := json.Marshal(res)
 	if err != nil {
-		// The status line is gone: say so in the body; the client goes on
+		// The status line is gone: say so in a trailer; the client goes on
 		// from next.
 		s.log.Warn("audit export stopped", "err", err, "count", res.Count)
-		tail = append(tail[:len(tail)-1], `,"error":"store_unavailable"}`...)
+		w.Header().Set(ErrorHeader, "store_unavailable")
 	}
-	w.Header().Set(NextHeader, res.Next.String())
-	_, _ = w.Write(append(tail, '\n'))
+	h := w.Header()
+	h.Set(NextHeader, res.Next.String())
+	h.Set(CountHeader, strconv.Itoa(res.Count))
+	h.Set(MoreHeader, strconv.FormatBool(res.More))
+	h.Set(HeadHeader, res.Head.String())
+	if res.More || err != nil {
+		q := c.QueryParams()
+		q.Set("after", res.Next.String())
+		h.Set("Link", "<"+c.Request().URL.Path+"?"+q.Encode()+`>; rel="next"`)
+	}
 	return nil
 }
 

@@ -8,9 +8,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -51,31 +50,33 @@ func auditEvents(t *testing.T, env *testenv.Env, q url.Values) auditPage {
 	var p auditPage
 	sc := bufio.NewScanner(bytes.NewReader(r.Body))
 	sc.Buffer(nil, 16<<20)
-	var last []byte
 	for sc.Scan() {
 		line := append([]byte(nil), sc.Bytes()...)
-		if last != nil {
-			var e auditLine
-			if err := json.Unmarshal(last, &e); err != nil || e.ID == "" {
-				t.Fatalf("event line %s: %v", last, err)
-			}
-			e.raw = last
-			p.Events = append(p.Events, e)
+		// Every line is a CloudEvent (issue 13, finding 7: the page's
+		// cursor was a last line that was not).
+		var e auditLine
+		var ce struct {
+			SpecVersion string `json:"specversion"`
+			Source      string `json:"source"`
 		}
-		last = line
+		if err := json.Unmarshal(line, &e); err != nil || e.ID == "" || json.Unmarshal(line, &ce) != nil || ce.SpecVersion != "1.0" || ce.Source == "" || e.Type == "" {
+			t.Fatalf("event line %s: %v", line, err)
+		}
+		e.raw = line
+		p.Events = append(p.Events, e)
 	}
-	var tail struct {
-		Next  string
-		More  bool
-		Count int
-		Error string
+	// The cursor is in the trailers.
+	tr := r.Trailer
+	var err error
+	p.Next, p.More = tr.Get("X-Bindery-Next"), tr.Get("X-Bindery-More") == "true"
+	if p.Count, err = strconv.Atoi(tr.Get("X-Bindery-Count")); err != nil || p.Next == "" || tr.Get("X-Bindery-Error") != "" || tr.Get("X-Bindery-Head") == "" {
+		t.Fatalf("trailers %v: %v", tr, err)
 	}
-	if err := json.Unmarshal(last, &tail); err != nil || tail.Next == "" || tail.Error != "" {
-		t.Fatalf("cursor line %s: %v", last, err)
-	}
-	p.Next, p.More, p.Count = tail.Next, tail.More, tail.Count
 	if p.Count != len(p.Events) {
 		t.Fatalf("cursor says %d events, got %d", p.Count, len(p.Events))
+	}
+	if link := tr.Get("Link"); p.More != (link != "") || (p.More && !strings.Contains(link, "after="+url.QueryEscape(p.Next)) || p.More && !strings.HasSuffix(link, `; rel="next"`)) {
+		t.Fatalf("more %v, Link %q", p.More, link)
 	}
 	return p
 }
@@ -156,17 +157,18 @@ func TestAuditEventsFilters(t *testing.T) {
 		}
 	}
 
-	// The position is also the trailer X-Bindery-Next.
-	req, _ := http.NewRequest("GET", env.URL+"/v1/audit/events?limit=3", nil)
-	req.Header.Set("Authorization", "Bearer "+testenv.AdminToken)
-	resp, err := env.Client.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	// The position is the trailer X-Bindery-Next, and the Link trailer
+	// names the next page, which continues where this one stopped.
+	first := auditEvents(t, env, url.Values{"limit": {"3"}})
+	if !first.More || first.Next == "" || len(first.Events) != 3 {
+		t.Fatalf("first page: %+v", first)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if tr := resp.Trailer.Get("X-Bindery-Next"); tr == "" || !bytes.Contains(body, []byte(`{"next":"`+tr+`"`)) {
-		t.Fatalf("trailer %q, body %s", tr, body)
+	r := env.Admin("GET", "/v1/audit/events?limit=3", nil)
+	link := r.Trailer.Get("Link")
+	next := strings.TrimSuffix(strings.TrimPrefix(link, "<"), `>; rel="next"`)
+	second := auditEvents(t, env, func() url.Values { u, _ := url.Parse(next); return u.Query() }())
+	if len(second.Events) != 3 || second.Events[0].ID != all.Events[3].ID {
+		t.Fatalf("Link %q led to %+v", link, second.Events)
 	}
 
 	// The lines are the stored events: without the two appended members

@@ -2,13 +2,13 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -85,15 +85,24 @@ func auditExport(ctx context.Context, c *cli, args []string) int {
 	return exitOK
 }
 
-// cursorLine is the last line of an API page.
-type cursorLine struct {
-	Next  string `json:"next"`
-	Count int    `json:"count"`
-	More  bool   `json:"more"`
-	Error string `json:"error"`
+// cursor is what an API page's trailers say.
+type cursor struct {
+	Next  string
+	More  bool
+	Error string
 }
 
-// exportPages pages through the API, copying event lines to w.
+// pageCursor reads the trailers of a page whose body was read to the end.
+func pageCursor(tr http.Header) (*cursor, error) {
+	c := &cursor{Next: tr.Get("X-Bindery-Next"), More: tr.Get("X-Bindery-More") == "true", Error: tr.Get("X-Bindery-Error")}
+	if c.Next == "" {
+		return nil, fmt.Errorf("the page ended without its X-Bindery-Next trailer")
+	}
+	return c, nil
+}
+
+// exportPages pages through the API, copying event lines to w: every line
+// is a CloudEvent; the cursor comes as trailers after the last one.
 func exportPages(ctx context.Context, a *api, q url.Values, page, max int, w io.Writer, tick func(int)) (int, string, error) {
 	n := 0
 	next := q.Get("after")
@@ -114,20 +123,10 @@ func exportPages(ctx context.Context, a *api, q url.Values, page, max int, w io.
 		if err != nil {
 			return n, next, err
 		}
-		var cur *cursorLine
 		sc := bufio.NewScanner(resp.Body)
 		sc.Buffer(make([]byte, 1<<20), 16<<20)
 		for sc.Scan() {
-			line := sc.Bytes()
-			if bytes.HasPrefix(line, []byte(`{"next":`)) {
-				cur = &cursorLine{}
-				if err := json.Unmarshal(line, cur); err != nil {
-					resp.Body.Close()
-					return n, next, fmt.Errorf("bad cursor line: %w", err)
-				}
-				continue
-			}
-			if _, err := w.Write(append(line, '\n')); err != nil {
+			if _, err := w.Write(append(sc.Bytes(), '\n')); err != nil {
 				resp.Body.Close()
 				return n, next, err
 			}
@@ -140,8 +139,9 @@ func exportPages(ctx context.Context, a *api, q url.Values, page, max int, w io.
 		if err != nil {
 			return n, next, err
 		}
-		if cur == nil {
-			return n, next, fmt.Errorf("the page ended without its cursor line")
+		cur, err := pageCursor(resp.Trailer)
+		if err != nil {
+			return n, next, err
 		}
 		next = cur.Next
 		tick(n)

@@ -118,7 +118,9 @@ func Start(t testing.TB, dir string, env map[string]string, opts ...server.Optio
 type Response struct {
 	Status int
 	Header http.Header
-	Body   []byte
+	// Trailer holds the trailers (after the body), e.g. an audit page's cursor.
+	Trailer http.Header
+	Body    []byte
 }
 
 // JSON decodes the body into v, failing the test on error.
@@ -173,7 +175,7 @@ func (e *Env) Do(method, path string, body any, headers ...string) Response {
 	if err != nil {
 		e.T.Fatal(err)
 	}
-	return Response{Status: resp.StatusCode, Header: resp.Header, Body: data}
+	return Response{Status: resp.StatusCode, Header: resp.Header, Trailer: resp.Trailer, Body: data}
 }
 
 // Admin sends a request with the admin token.
