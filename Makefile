@@ -1,7 +1,7 @@
 # Bindery — the two commands a newcomer needs are `make run` and `make test`.
 GO      ?= go
 PKGS    ?= ./...
-FUZZTIME ?= 10s
+FUZZTIME ?= 3s
 
 .PHONY: run test test-deps unit fuzz bench bench-login bench-login-profile bench-durability build vet clean
 
