@@ -19,7 +19,9 @@ func (s *Server) accountRoutes(e *echo.Echo) {
 	e.GET("/v1/accounts", s.lookupAccounts, s.admin)
 	e.GET("/v1/accounts/:id", s.getAccount, s.admin)
 	e.PATCH("/v1/accounts/:id", s.updateAccount, s.admin)
-	e.DELETE("/v1/accounts/:id", s.disableAccount, s.admin)
+	e.DELETE("/v1/accounts/:id", s.disableAccount, s.admin) // alias of POST …/disable
+	e.POST("/v1/accounts/:id/disable", s.disableAccount, s.admin)
+	e.POST("/v1/accounts/:id/enable", s.enableAccount, s.admin)
 }
 
 type accountRequest struct {
@@ -76,14 +78,28 @@ func (s *Server) getAccount(c echo.Context) error {
 	return c.JSON(http.StatusOK, acc)
 }
 
+// lookupAccounts answers GET /v1/accounts: an exact lookup by a unique
+// value (phone, email, username, external_id), or else a search with
+// paging (accounts_search.go).
 func (s *Server) lookupAccounts(c echo.Context) error {
 	q := c.QueryParams()
+	lookup, search := false, false
 	for k := range q {
 		switch k {
-		case "phone", "email", "username", "external_id", "min_position":
+		case "phone", "email", "username", "external_id":
+			lookup = true
+		case "q", "status", "app", "org", "role", "limit", "after":
+			search = true
+		case "min_position":
 		default:
-			return domain.Invalid("unknown query parameter %q (use phone, email, username or external_id)", k)
+			return domain.Invalid("unknown query parameter %q (use q, status, app, org, role, limit, after; or phone, email, username or external_id)", k)
 		}
+	}
+	if lookup && search {
+		return domain.Invalid("an exact lookup (phone, email, username, external_id) takes no search parameters (q, status, app, org, role, limit, after)")
+	}
+	if !lookup {
+		return s.searchAccounts(c)
 	}
 	kinds := []struct{ param, kind string }{
 		{"phone", events.ClaimPhone}, {"email", events.ClaimEmail},
@@ -118,7 +134,7 @@ func (s *Server) lookupAccounts(c echo.Context) error {
 		found = []any{map[string]any{"id": acc.ID, "account": acc}}
 	}
 	if !asked {
-		return domain.Invalid("name at least one of phone, email, username, external_id")
+		return domain.Invalid("name at least one of phone, email, username, external_id with a value")
 	}
 	out := []any{}
 	for _, f := range found {
@@ -158,14 +174,36 @@ func (s *Server) updateAccount(c echo.Context) error {
 	return commandJSON(c, http.StatusOK, pos, map[string]string{"id": id})
 }
 
+// disableAccount answers POST /v1/accounts/{id}/disable and its alias
+// DELETE /v1/accounts/{id}: the account stays, with its history.
 func (s *Server) disableAccount(c echo.Context) error {
 	id, err := accountID(c, "id")
 	if err != nil {
 		return err
+	}
+	if c.Request().Method == http.MethodPost {
+		if err := noBody(c); err != nil {
+			return err
+		}
 	}
 	pos, err := s.Accounts.Disable(c.Request().Context(), s.adminMeta(c), id)
 	if err != nil {
 		return err
 	}
 	return commandJSON(c, http.StatusOK, pos, map[string]string{"id": id, "status": account.StatusDisabled})
+}
+
+func (s *Server) enableAccount(c echo.Context) error {
+	id, err := accountID(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := noBody(c); err != nil {
+		return err
+	}
+	pos, err := s.Accounts.Enable(c.Request().Context(), s.adminMeta(c), id)
+	if err != nil {
+		return err
+	}
+	return commandJSON(c, http.StatusOK, pos, map[string]string{"id": id, "status": account.StatusActive})
 }

@@ -56,7 +56,8 @@ type Accounts struct {
 	byEmail    map[string]string
 	byExternal map[string]string
 
-	apply Dispatch // the view's own table, for Apply
+	apply Dispatch       // the view's own table, for Apply
+	idx   accountIndex // accounts_index.go: paging, name search, filters
 }
 
 // NewAccounts returns an empty view.
@@ -73,6 +74,7 @@ func (a *Accounts) reset() {
 	a.byPhone = map[string]string{}
 	a.byEmail = map[string]string{}
 	a.byExternal = map[string]string{}
+	a.idx = accountIndex{}
 }
 
 // Name implements Projection.
@@ -114,6 +116,7 @@ func onAccount[E events.Event](a *Accounts, id func(E) string, change func(*Acco
 		next := cur.copy()
 		change(&next, e, r.Envelope.Time)
 		a.byID[next.ID] = &next
+		a.idx.update(cur, &next)
 	})
 }
 
@@ -124,8 +127,10 @@ func (a *Accounts) created(e events.AccountCreated, r events.Record) {
 		HasPassword: e.PasswordSealed != "", Status: "active", Attributes: e.Attributes,
 		CreatedAt: at, UpdatedAt: at,
 	}
+	old := a.byID[e.AccountID]
 	a.byID[e.AccountID] = acc
 	a.setIDs(acc, e.ExternalID, e.Username, e.Phone, e.Email)
+	a.idx.update(old, acc)
 }
 
 func (a *Accounts) updated(acc *Account, e events.AccountUpdated, at time.Time) {
@@ -274,6 +279,7 @@ func (a *Accounts) Restore(raw json.RawMessage) error {
 		acc.ExternalID, acc.Username, acc.Phone, acc.Email = "", "", "", ""
 		a.byID[acc.ID] = acc
 		a.setIDs(acc, ids[0], ids[1], ids[2], ids[3])
+		a.idx.update(nil, acc)
 	}
 	return nil
 }

@@ -274,6 +274,17 @@ func (a *Account) Disable(reason string) ([]events.Event, error) {
 	return []events.Event{events.AccountDisabled{AccountID: a.id, Reason: reason}}, nil
 }
 
+// Enable decides re-enabling; enabling an active account changes nothing.
+func (a *Account) Enable() ([]events.Event, error) {
+	if !a.exists {
+		return nil, ErrNotFound
+	}
+	if a.status != StatusDisabled {
+		return nil, nil
+	}
+	return []events.Event{events.AccountEnabled{AccountID: a.id}}, nil
+}
+
 func attributesEqual(a, b map[string]any) bool {
 	if len(a) != len(b) {
 		return false

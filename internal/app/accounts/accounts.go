@@ -1,5 +1,5 @@
 // Package accounts holds the admin commands on accounts: create, update,
-// disable and unbind.
+// disable, enable and unbind.
 package accounts
 
 import (
