@@ -17,6 +17,7 @@ import (
 	"github.com/bindery/bindery/events"
 	bjs "github.com/bindery/bindery/events/jetstream"
 	"github.com/bindery/bindery/handlers"
+	"github.com/bindery/bindery/handlers/console"
 	"github.com/bindery/bindery/internal/adapters/delivery"
 	"github.com/bindery/bindery/internal/adapters/wechat"
 	"github.com/bindery/bindery/internal/app/accounts"
@@ -57,6 +58,9 @@ type App struct {
 	Login  *login.Login
 	WeChat *wechat.Client
 	otpKey []byte
+	// consoleKey signs the console's session cookies (console.go).
+	consoleKey    []byte
+	consoleSignIn console.SignIn // nil: no sign-in yet (WithConsoleSignIn)
 	// Webhooks is the view of webhook registrations; Forwarder delivers
 	// events to them.
 	Webhooks  *projections.Webhooks
@@ -88,6 +92,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		return nil, fmt.Errorf("BINDERY_MASTER_KEY: %w", err)
 	}
 	a.otpKey = deriveOTPKey(key)
+	a.consoleKey = deriveConsoleKey(key)
 	if cfg.NATSURL == "" {
 		pw, err := natsrv.LoadPasswords(cfg.DataDir, cfg.NATSPassword, cfg.NATSDownstreamPassword)
 		if err != nil {
@@ -196,6 +201,7 @@ func (a *App) open(ctx context.Context) error {
 		Sync:        a.openSync(accts),
 		OIDCClients: a.openOIDCClients(apps), OIDCClientsV: a.OIDCClients,
 	})
+	a.mountConsole(accounts, authz)
 	return nil
 }
 

@@ -1,0 +1,302 @@
+package console_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bindery/bindery/internal/devtools/testenv"
+	"github.com/bindery/bindery/internal/server"
+)
+
+// stubSignIn stands in for the OIDC client of Bindery's OpenID Provider,
+// which does not exist yet: it proves whichever account the test names,
+// with the state round trip a provider makes. It tests the console's
+// pages and session, not its sign-in.
+type stubSignIn struct {
+	mu      sync.Mutex
+	account string
+}
+
+func (s *stubSignIn) as(id string) { s.mu.Lock(); s.account = id; s.mu.Unlock() }
+
+func (s *stubSignIn) Start(w http.ResponseWriter, r *http.Request, state string) {
+	http.Redirect(w, r, "/console/signin/callback?state="+url.QueryEscape(state), http.StatusSeeOther)
+}
+
+func (s *stubSignIn) Finish(_ context.Context, r *http.Request, state string) (string, error) {
+	if r.URL.Query().Get("state") != state {
+		return "", errors.New("state mismatch")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.account, nil
+}
+
+type browser struct {
+	t   *testing.T
+	env *testenv.Env
+	c   *http.Client
+}
+
+func newBrowser(t *testing.T, env *testenv.Env) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, env: env, c: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
+}
+
+type answer struct {
+	status int
+	url    string
+	header http.Header
+	body   string
+}
+
+func (b *browser) do(method, path string, form url.Values) answer {
+	b.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, b.env.URL+path, body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", b.env.URL)
+	}
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return answer{resp.StatusCode, resp.Request.URL.Path, resp.Header, string(data)}
+}
+
+func (b *browser) get(path string) answer { b.t.Helper(); return b.do("GET", path, nil) }
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
+
+func csrfOf(t *testing.T, a answer) string {
+	t.Helper()
+	m := csrfField.FindStringSubmatch(a.body)
+	if m == nil {
+		t.Fatalf("no CSRF field on %s:\n%s", a.url, a.body)
+	}
+	return m[1]
+}
+
+func (b *browser) signIn(stub *stubSignIn, id string) answer {
+	b.t.Helper()
+	stub.as(id)
+	return b.get("/console/signin/start?next=/console")
+}
+
+func create(t *testing.T, env *testenv.Env, body string) string {
+	t.Helper()
+	r := env.Admin("POST", "/v1/accounts", body)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create %s: %d %s", body, r.Status, r.Body)
+	}
+	return r.Map(t)["id"].(string)
+}
+
+func admin(t *testing.T, env *testenv.Env, method, path, body string) testenv.Response {
+	t.Helper()
+	r := env.Admin(method, path, body)
+	if r.Status >= 300 {
+		t.Fatalf("%s %s: %d %s", method, path, r.Status, r.Body)
+	}
+	return r
+}
+
+// The console's pages load with real data for an administrator, search
+// finds people by phone and by name, its actions are events whose actor is
+// the administrator's account, forms need the session's CSRF token, every
+// answer carries the strict CSP, and an account without bindery:admin is
+// refused (at sign-in, and at once when its grant is revoked).
+func TestConsolePagesAndActions(t *testing.T) {
+	stub := &stubSignIn{}
+	env := testenv.Start(t, "", nil, server.WithConsoleSignIn(stub))
+	ada := create(t, env, `{"display_name":"Ada Admin","username":"ada"}`)
+	bob := create(t, env, `{"display_name":"Bob Lee","phone":"+8613800138001","email":"bob@example.com","external_id":"E7"}`)
+	admin(t, env, "PUT", "/v1/roles/console-admin", `{"permissions":["bindery:admin"]}`)
+	admin(t, env, "PUT", "/v1/roles/seller", `{"permissions":["report:read"]}`)
+	admin(t, env, "PUT", "/v1/orgs/hq", `{"name":"Headquarters"}`)
+	admin(t, env, "PUT", "/v1/orgs/sales", `{"name":"Sales","parent":"hq"}`)
+	admin(t, env, "POST", "/v1/orgs/sales/members", `{"account_id":"`+bob+`"}`)
+	admin(t, env, "PUT", "/v1/apps/crm", `{"name":"CRM","kind":"host","host":{"secret":"host-secret-0123456789"}}`)
+	admin(t, env, "PUT", "/v1/webhooks/erp", `{"url":"http://127.0.0.1:1/hook","secret":"webhook-secret-0123456789","events":["role_granted"]}`)
+	pos := admin(t, env, "POST", "/v1/accounts/"+ada+"/roles", `{"role":"console-admin"}`).Header.Get("X-Bindery-Position")
+	env.Admin("GET", "/v1/accounts/"+ada+"?min_position="+url.QueryEscape(pos), nil)
+
+	b := newBrowser(t, env)
+	// Signed out: every page sends to the sign-in page.
+	if a := b.get("/console/accounts"); a.url != "/console/signin" || !strings.Contains(a.body, "Sign in with the mini program") {
+		t.Fatalf("signed out: %d at %s", a.status, a.url)
+	}
+	// Bob holds no bindery:admin: refused, with no session.
+	if a := b.signIn(stub, bob); a.status != http.StatusForbidden || !strings.Contains(a.body, "does not hold the permission") {
+		t.Fatalf("bob's sign-in: %d %s", a.status, a.body)
+	}
+	if a := b.get("/console"); a.url != "/console/signin" {
+		t.Fatalf("bob got a session: %s", a.url)
+	}
+	// Ada gets in.
+	a := b.signIn(stub, ada)
+	if a.status != 200 || a.url != "/console" || !strings.Contains(a.body, "Logins per minute") || !strings.Contains(a.body, "Ada Admin") {
+		t.Fatalf("ada's sign-in: %d at %s\n%s", a.status, a.url, a.body)
+	}
+	for path, want := range map[string]string{
+		"/console":                    "Last seal",
+		"/console/apps":               "CRM",
+		"/console/accounts":           "Bob Lee",
+		"/console/accounts?q=bob":     "Bob Lee",
+		"/console/accounts/" + bob:    "&#43;8613800138001",
+		"/console/roles":              "console-admin",
+		"/console/orgs":               "Headquarters",
+		"/console/webhooks":           "http://127.0.0.1:1/hook",
+		"/console/audit":              "Verify now",
+		"/console/accounts/" + ada:    "administrator",
+		"/console/static/console.css": "Bindery console",
+	} {
+		a := b.get(path)
+		if a.status != 200 || !strings.Contains(a.body, want) {
+			t.Errorf("%s: %d, want %q in\n%s", path, a.status, want, a.body)
+		}
+		if csp := a.header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "unsafe") {
+			t.Errorf("%s: CSP %q", path, csp)
+		}
+	}
+	if a := b.get("/console/orgs"); strings.Index(a.body, "Headquarters") > strings.Index(a.body, "Sales") {
+		t.Error("the org tree does not put the parent first")
+	}
+	// Search by phone (with and without +) and by name prefix finds Bob only.
+	for _, q := range []string{"%2B8613800138001", "8613800138001", "bo", "LEE", "bob@example.com", "E7"} {
+		a := b.get("/console/accounts?q=" + q)
+		if !strings.Contains(a.body, "/console/accounts/"+bob) || strings.Contains(a.body, "/console/accounts/"+ada) {
+			t.Errorf("search %s: %s", q, a.body)
+		}
+	}
+	if a := b.get("/console/accounts?limit=9999"); a.status != 400 || !strings.Contains(a.body, "validation_failed") {
+		t.Errorf("bad search: %d", a.status)
+	}
+
+	// A grant without the CSRF token is refused; with it, it is an event
+	// whose actor is Ada's account.
+	page := b.get("/console/accounts/" + bob)
+	csrf := csrfOf(t, page)
+	if a := b.do("POST", "/console/accounts/"+bob+"/roles", url.Values{"role": {"seller"}}); a.status != http.StatusForbidden {
+		t.Fatalf("grant without CSRF: %d", a.status)
+	}
+	if a := b.do("POST", "/console/accounts/"+bob+"/roles", url.Values{"role": {"seller"}, "csrf": {"0" + csrf[1:]}}); a.status != http.StatusForbidden {
+		t.Fatalf("grant with a wrong CSRF: %d", a.status)
+	}
+	a = b.do("POST", "/console/accounts/"+bob+"/roles", url.Values{"role": {"seller"}, "org": {"sales"}, "csrf": {csrf}})
+	if a.status != 200 || !strings.Contains(a.body, "The role is granted.") || !strings.Contains(a.body, "<strong>seller</strong> in sales") {
+		t.Fatalf("grant: %d %s", a.status, a.body)
+	}
+	// Disabling goes through a confirmation page.
+	confirm := b.get("/console/accounts/" + bob + "/confirm?action=disable")
+	if !strings.Contains(confirm.body, "Disable the account") {
+		t.Fatalf("confirm page: %s", confirm.body)
+	}
+	a = b.do("POST", "/console/accounts/"+bob+"/disable", url.Values{"csrf": {csrfOf(t, confirm)}})
+	if a.status != 200 || !strings.Contains(a.body, "The account is disabled.") {
+		t.Fatalf("disable: %d %s", a.status, a.body)
+	}
+	// The timeline (the audit query) names Ada's account as the actor.
+	actor := "account:" + ada
+	for _, ev := range []string{"role_granted", "account_disabled"} {
+		re := regexp.MustCompile(`<code>` + ev + `</code></td><td class="actor">([^<]*)</td>`)
+		m := re.FindStringSubmatch(a.body)
+		if m == nil || m[1] != actor {
+			t.Errorf("timeline %s: %v (want actor %s)", ev, m, actor)
+		}
+	}
+	r := env.Admin("GET", "/v1/audit/events?account="+bob+"&type=account_disabled", nil)
+	if !strings.Contains(string(r.Body), `"actor":"`+actor+`"`) {
+		t.Errorf("audit API: the disable's actor is not %s: %s", actor, r.Body)
+	}
+	// Enable again; a wrong-origin post is refused even with the token.
+	confirm = b.get("/console/accounts/" + bob + "/confirm?action=enable")
+	req, _ := http.NewRequest("POST", env.URL+"/console/accounts/"+bob+"/enable", strings.NewReader("csrf="+csrfOf(t, confirm)))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://evil.example")
+	if resp, err := b.c.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-origin post: %v %v", resp.StatusCode, err)
+	}
+	if a := b.do("POST", "/console/accounts/"+bob+"/enable", url.Values{"csrf": {csrfOf(t, confirm)}}); !strings.Contains(a.body, "The account is enabled.") {
+		t.Fatalf("enable: %d %s", a.status, a.body)
+	}
+
+	// Audit: verify now runs, the page follows it to its report.
+	a = b.do("POST", "/console/audit/verify", url.Values{"csrf": {csrfOf(t, b.get("/console/audit"))}})
+	testenv.Eventually(t, 60*time.Second, func() bool {
+		a = b.get("/console/audit")
+		return strings.Contains(a.body, `id="verify-report"`)
+	})
+	if !strings.Contains(a.body, "OK: the history is intact.") {
+		t.Fatalf("verify: %s", a.body)
+	}
+	if a := b.get("/console"); !regexp.MustCompile(`history</span> \d{4}-\d\d-\d\d`).MatchString(a.body) {
+		t.Errorf("the overview shows no seal of the history after a verify: %s", a.body)
+	}
+	// Export: the account's events as NDJSON.
+	ex := b.get("/console/audit/export?account=" + bob)
+	if ex.status != 200 || ex.header.Get("Content-Type") != "application/x-ndjson" || !strings.Contains(ex.header.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("export: %d %v", ex.status, ex.header)
+	}
+	lines := 0
+	for sc := bufio.NewScanner(strings.NewReader(ex.body)); sc.Scan(); lines++ {
+	}
+	if lines < 4 || !strings.Contains(ex.body, "bindery.role_granted.v1") {
+		t.Fatalf("export: %d lines\n%s", lines, ex.body)
+	}
+
+	// Revoking Ada's admin role ends her console access at the next request.
+	pos = admin(t, env, "DELETE", "/v1/accounts/"+ada+"/roles/console-admin", "").Header.Get("X-Bindery-Position")
+	env.Admin("GET", "/v1/accounts/"+ada+"?min_position="+url.QueryEscape(pos), nil)
+	if a := b.get("/console/accounts"); a.status != http.StatusForbidden || !strings.Contains(a.body, "Not an administrator") {
+		t.Fatalf("after the revoke: %d at %s", a.status, a.url)
+	}
+}
+
+// A server without an OpenID Provider says that sign-in is unavailable,
+// rather than letting anyone in.
+func TestConsoleWithoutSignIn(t *testing.T) {
+	env := testenv.Start(t, "", nil)
+	b := newBrowser(t, env)
+	a := b.get("/console")
+	if a.url != "/console/signin" || !strings.Contains(a.body, "Sign-in is not available on this server yet") {
+		t.Fatalf("%d at %s: %s", a.status, a.url, a.body)
+	}
+	if a := b.get("/console/signin/start"); a.status != http.StatusServiceUnavailable {
+		t.Fatalf("start: %d", a.status)
+	}
+	if a := b.get("/console/signin/callback?state=x"); a.status != http.StatusBadRequest {
+		t.Fatalf("callback: %d", a.status)
+	}
+	if a := b.do("POST", "/console/accounts/x/disable", url.Values{"csrf": {"x"}}); a.status != http.StatusUnauthorized {
+		t.Fatalf("post without a session: %d", a.status)
+	}
+	if a := b.get("/console/nothing/here"); a.status != http.StatusNotFound || a.header.Get("Content-Security-Policy") == "" {
+		t.Fatalf("unknown page: %d", a.status)
+	}
+	// A forged cookie is no session.
+	u, _ := url.Parse(env.URL + "/console")
+	b.c.Jar.SetCookies(u, []*http.Cookie{{Name: "bindery_console", Value: "eyJhIjoieCIsImUiOjk5OTk5OTk5OTksImMiOiJ4In0.AAAA", Path: "/console"}})
+	if a := b.get("/console"); a.url != "/console/signin" {
+		t.Fatalf("forged cookie: %s", a.url)
+	}
+}
