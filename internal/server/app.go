@@ -201,7 +201,7 @@ func (a *App) open(ctx context.Context) error {
 		Sync:        a.openSync(accts),
 		OIDCClients: a.openOIDCClients(apps), OIDCClientsV: a.OIDCClients,
 	})
-	a.mountConsole(accounts, authz)
+	a.mountConsole(accts, az)
 	return nil
 }
 

@@ -8,7 +8,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/bindery/bindery/handlers/console"
-	"github.com/bindery/bindery/internal/app/service"
+	"github.com/bindery/bindery/internal/app/accounts"
+	"github.com/bindery/bindery/internal/app/authz"
 )
 
 func deriveConsoleKey(master []byte) []byte {
@@ -22,9 +23,9 @@ func deriveConsoleKey(master []byte) []byte {
 // the OIDC client of Bindery's own OpenID Provider, which this server does
 // not have yet: the console's sign-in page says so (WithConsoleSignIn
 // gives it one).
-func (a *App) mountConsole(accounts *service.Accounts, authz *service.Authz) {
+func (a *App) mountConsole(accts *accounts.Service, az *authz.Service) {
 	c := console.New(console.Deps{
-		Accounts: accounts, Grants: authz,
+		Accounts: accts, Grants: az,
 		AccountsV: a.Accounts, AuthzV: a.Authz, AppsV: a.Apps, WebhooksV: a.Webhooks,
 		Deliveries: a.Forwarder, Audit: a.Audit, Engine: a.Engine, Metrics: a.Metrics,
 		SignIn: a.consoleSignIn, Key: a.consoleKey,
