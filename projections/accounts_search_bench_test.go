@@ -58,7 +58,7 @@ func BenchmarkAccountSearch(b *testing.B) {
 		{"list-deep-page", projections.AccountQuery{Limit: 50, After: sorted[n*9/10]}},
 		{"broad-prefix", projections.AccountQuery{Q: "employee", Limit: 50}},      // 1 in 16
 		{"common-prefix-a", projections.AccountQuery{Q: "a", Limit: 50}},          // most names
-		{"narrow-prefix", projections.AccountQuery{Q: "grace zhao 9", Limit: 50}}, // a few hundred
+		{"narrow-prefix", projections.AccountQuery{Q: "grace zhao 9", Limit: 50}}, // a few dozen
 		{"name-deep-page", projections.AccountQuery{Q: "li", Limit: 50, After: sorted[n/2]}},
 		{"phone", projections.AccountQuery{Q: "+8613000054321", Phone: "+8613000054321", Limit: 50}},
 		{"email", projections.AccountQuery{Q: "user777@example.com", Limit: 50}},

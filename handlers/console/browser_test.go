@@ -1,0 +1,192 @@
+package console_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/bindery/bindery/internal/devtools/testenv"
+	"github.com/bindery/bindery/internal/server"
+)
+
+func chromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("BINDERY_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	msg := "no Chromium found (apt-get install chromium, or set BINDERY_CHROMIUM)"
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// screenshots is artifacts/console at the repository root (git-ignored),
+// or a temp dir when that is not writable.
+func screenshots(t *testing.T) string {
+	t.Helper()
+	dir, _ := os.Getwd()
+	for ; ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil || filepath.Dir(dir) == dir {
+			break
+		}
+	}
+	out := filepath.Join(dir, "artifacts", "console")
+	if os.MkdirAll(out, 0o755) != nil {
+		return t.TempDir()
+	}
+	return out
+}
+
+// In headless Chromium, at 1280×800 and at 390×844: every page renders
+// under the CSP with its stylesheet and without sideways scrolling, and a
+// search by phone, the account page and the confirmed disable work by
+// clicking. Sign-in is the test stub (the OpenID Provider does not exist
+// yet); screenshots of every page go to artifacts/console/.
+func TestConsoleInChromium(t *testing.T) {
+	exe := chromium(t)
+	stub := &stubSignIn{}
+	env := testenv.Start(t, "", nil, server.WithConsoleSignIn(stub))
+	ada := create(t, env, `{"display_name":"Ada Admin","username":"ada","email":"ada@example.com"}`)
+	bob := create(t, env, `{"display_name":"Bob Lee","phone":"+8613800138001","email":"bob@example.com","external_id":"E7"}`)
+	create(t, env, `{"display_name":"王小明","username":"xiaoming","phone":"+8613800138002"}`)
+	admin(t, env, "PUT", "/v1/roles/console-admin", `{"permissions":["bindery:admin"]}`)
+	admin(t, env, "PUT", "/v1/roles/seller", `{"permissions":["report:read","order:*"]}`)
+	admin(t, env, "PUT", "/v1/orgs/hq", `{"name":"Headquarters"}`)
+	admin(t, env, "PUT", "/v1/orgs/sales", `{"name":"Sales","parent":"hq"}`)
+	admin(t, env, "PUT", "/v1/orgs/east", `{"name":"Sales East","parent":"sales"}`)
+	admin(t, env, "POST", "/v1/orgs/east/members", `{"account_id":"`+bob+`"}`)
+	admin(t, env, "POST", "/v1/accounts/"+bob+"/roles", `{"role":"seller","org":"sales"}`)
+	admin(t, env, "PUT", "/v1/apps/demo", `{"name":"Demo mini program","kind":"host","host":{"secret":"host-secret-0123456789"},"match_rules":["phone"]}`)
+	admin(t, env, "PUT", "/v1/webhooks/erp", `{"url":"http://127.0.0.1:1/hook","secret":"webhook-secret-0123456789","events":["role_granted"]}`)
+	pos := admin(t, env, "POST", "/v1/accounts/"+ada+"/roles", `{"role":"console-admin"}`).Header.Get("X-Bindery-Position")
+	env.Admin("GET", "/v1/accounts/"+ada+"?min_position="+pos, nil)
+	stub.as(ada)
+	out := screenshots(t)
+
+	root, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	defer cancel()
+	alloc, cancelAlloc := chromedp.NewExecAllocator(root,
+		chromedp.ExecPath(exe), chromedp.Flag("headless", true), chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true), chromedp.Flag("no-first-run", true), chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-extensions", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("hide-scrollbars", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 800))
+	defer cancelAlloc()
+	tab, cancelTab := chromedp.NewContext(alloc)
+	defer cancelTab()
+	if err := chromedp.Do(tab); err != nil {
+		t.Fatalf("starting %s: %v", exe, err)
+	}
+	var mu sync.Mutex
+	var errs []string
+	go func() {
+		for m, err := range chromedp.Console(tab) {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.IsException() {
+				mu.Lock()
+				errs = append(errs, m.String())
+				mu.Unlock()
+			}
+		}
+	}()
+	pageErrors := func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), errs...) }
+	shot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(tab, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(out, name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(tab, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			shot("failed")
+			t.Fatalf("%s: %v (page errors: %v)", what, err, pageErrors())
+		}
+	}
+	eval := func(js string) bool {
+		t.Helper()
+		v, err := chromedp.Run(tab, chromedp.Evaluate[bool](js))
+		if err != nil {
+			t.Fatalf("evaluate %s: %v", js, err)
+		}
+		return v
+	}
+	text := func(sel string) string {
+		t.Helper()
+		v, err := chromedp.Run(tab, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return strings.TrimSpace(v)
+	}
+	step("sign in", chromedp.Navigate(env.URL+"/console/signin/start?next=/console"), chromedp.WaitVisible(chromedp.CSS(`#logins-minute`)))
+
+	pages := []struct{ name, path, ready string }{
+		{"overview", "/console", `#logins-minute`},
+		{"apps", "/console/apps", `table`},
+		{"accounts", "/console/accounts?q=lee", `#results`},
+		{"account", "/console/accounts/" + bob, `#timeline`},
+		{"roles", "/console/roles", `table`},
+		{"orgs", "/console/orgs", `ul.tree`},
+		{"webhooks", "/console/webhooks", `section.webhook`},
+		{"audit", "/console/audit", `form`},
+	}
+	for _, size := range []struct {
+		name string
+		w, h int64
+	}{{"wide", 1280, 800}, {"narrow", 390, 844}} {
+		step("resize", chromedp.EmulateViewport(size.w, size.h))
+		for _, p := range pages {
+			step(p.name+" "+size.name, chromedp.Navigate(env.URL+p.path), chromedp.WaitVisible(chromedp.CSS(p.ready)))
+			if !eval(`getComputedStyle(document.body).fontFamily.includes("system-ui")`) {
+				t.Errorf("%s (%s): the stylesheet did not apply", p.name, size.name)
+			}
+			if eval(`document.documentElement.scrollWidth > window.innerWidth + 1`) {
+				t.Errorf("%s (%s): the page scrolls sideways", p.name, size.name)
+			}
+			shot(p.name + "-" + size.name)
+		}
+	}
+
+	// Find Bob by phone through the form, open him, disable him (confirmed).
+	step("search by phone",
+		chromedp.EmulateViewport(1280, 800),
+		chromedp.Navigate(env.URL+"/console/accounts"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=q]`), "+86 138 0013 8001"),
+		chromedp.Submit(chromedp.CSS(`input[name=q]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#results`)),
+		chromedp.Click(chromedp.CSS(`#results a`)),
+		chromedp.WaitVisible(chromedp.CSS(`#timeline`)),
+		chromedp.Click(chromedp.CSS(`a.button.danger`)),
+		chromedp.WaitVisible(chromedp.CSS(`form.confirm`)))
+	shot("confirm-wide")
+	step("disable", chromedp.Click(chromedp.CSS(`form.confirm button`)), chromedp.WaitVisible(chromedp.CSS(`p.notice`)))
+	if notice, status := text(`p.notice`), text(`h1 .status`); !strings.Contains(notice, "disabled") || status != "disabled" {
+		t.Fatalf("after disable: notice %q, status %q", notice, status)
+	}
+	if e := pageErrors(); len(e) > 0 {
+		t.Fatalf("the pages logged errors (a CSP violation logs one): %v", e)
+	}
+	t.Logf("screenshots in %s", out)
+}
