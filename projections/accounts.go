@@ -56,7 +56,7 @@ type Accounts struct {
 	byEmail    map[string]string
 	byExternal map[string]string
 
-	apply Dispatch       // the view's own table, for Apply
+	apply Dispatch     // the view's own table, for Apply
 	idx   accountIndex // accounts_index.go: paging, name search, filters
 }
 
