@@ -44,13 +44,14 @@ const (
 	RevokeLogout          = "logout"
 	RevokeReuseDetected   = "reuse_detected"
 	RevokeAccountDisabled = "account_disabled"
+	RevokeAdmin           = "admin" // an administrator ended it (admin API, console)
 )
 
 // SessionRevoked: the family may no longer be refreshed.
 type SessionRevoked struct {
 	SessionID string `json:"session_id"`
 	AccountID string `json:"account_id"`
-	Reason    string `json:"reason"` // logout, reuse_detected, account_disabled
+	Reason    string `json:"reason"` // logout, reuse_detected, account_disabled, admin
 }
 
 // EventName implements Event.

@@ -22,6 +22,9 @@ func (s *Server) accountRoutes(e *echo.Echo) {
 	e.DELETE("/v1/accounts/:id", s.disableAccount, s.admin) // alias of POST …/disable
 	e.POST("/v1/accounts/:id/disable", s.disableAccount, s.admin)
 	e.POST("/v1/accounts/:id/enable", s.enableAccount, s.admin)
+	if s.Sessions != nil {
+		e.DELETE("/v1/accounts/:id/sessions/:session", s.revokeAccountSession, s.admin)
+	}
 }
 
 type accountRequest struct {
@@ -206,4 +209,18 @@ func (s *Server) enableAccount(c echo.Context) error {
 		return err
 	}
 	return commandJSON(c, http.StatusOK, pos, map[string]string{"id": id, "status": account.StatusActive})
+}
+
+// revokeAccountSession ends one session family of the account (an
+// administrator's logout of that device): 204, or 404 session_not_found.
+func (s *Server) revokeAccountSession(c echo.Context) error {
+	id, err := accountID(c, "id")
+	if err != nil {
+		return err
+	}
+	pos, err := s.Sessions.RevokeByID(c.Request().Context(), s.adminMeta(c), id, c.Param("session"))
+	if err != nil {
+		return err
+	}
+	return commandJSON(c, http.StatusNoContent, pos, nil)
 }

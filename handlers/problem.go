@@ -48,6 +48,10 @@ var kindStatus = map[domain.Kind]int{
 	domain.KindBadGateway:   http.StatusBadGateway,
 }
 
+// ProblemOf is the problem and HTTP status of an error, as the API answers
+// it (the console's error pages use it too).
+func ProblemOf(err error) (*domain.Error, int) { return toProblem(err) }
+
 // toProblem is the one place where an error becomes an HTTP answer.
 func toProblem(err error) (*domain.Error, int) {
 	var de *domain.Error

@@ -3,13 +3,12 @@ package console
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/bindery/bindery/domain"
 	"github.com/bindery/bindery/domain/role"
 	"github.com/bindery/bindery/events"
 	"github.com/bindery/bindery/handlers"
@@ -64,6 +63,7 @@ type accountData struct {
 	Account  projections.Account
 	Admin    bool
 	Roles    []string // defined roles, for the grant form
+	Sessions []sessionRow
 	Timeline []timelineEntry
 	More     bool
 	Error    string
@@ -86,34 +86,51 @@ func (c *Console) account(w http.ResponseWriter, r *http.Request) {
 	}
 	d := accountData{Account: acc, Admin: c.AuthzV.Allowed(acc.ID, AdminPermission, ""), Roles: c.AuthzV.RoleNames()}
 	d.Timeline, d.More, d.Error = c.timeline(r, acc.ID)
+	d.Sessions = liveSessions(d.Timeline, c.Now())
 	c.render(w, r, http.StatusOK, "account", page{Title: nameOf(acc), Nav: "accounts", Notice: notice(r), Data: d})
 }
 
-const timelineLimit = 500
+// The timeline shows an account's newest timelineLimit events, read from
+// at most timelineScan of them (oldest first, as the audit query answers).
+const (
+	timelineLimit = 500
+	timelineScan  = 20000
+)
 
+// timeline is the account's own events from the audit query, newest first;
+// more says that older ones were left out.
 func (c *Console) timeline(r *http.Request, id string) ([]timelineEntry, bool, string) {
 	if c.Audit == nil {
 		return nil, false, "the audit log is not available on this server"
 	}
 	var out []timelineEntry
-	res, err := c.Audit.Events(r.Context(), audit.Filter{Account: id, Limit: timelineLimit}, func(it audit.Item) error {
-		var ev struct {
-			Type  string          `json:"type"`
-			Actor string          `json:"actor"`
-			Data  json.RawMessage `json:"data"`
+	seen := 0
+	f := audit.Filter{Account: id, Limit: timelineLimit}
+	for {
+		res, err := c.Audit.Events(r.Context(), f, func(it audit.Item) error {
+			var ev struct {
+				Type  string          `json:"type"`
+				Actor string          `json:"actor"`
+				Data  json.RawMessage `json:"data"`
+			}
+			_ = json.Unmarshal(it.Raw, &ev)
+			out = append(out, timelineEntry{Time: it.Time, Type: shortName(ev.Type), Actor: ev.Actor, Stream: it.Stream, Data: string(ev.Data)})
+			seen++
+			return nil
+		})
+		if err != nil {
+			return nil, false, "the audit log could not be read: " + err.Error()
 		}
-		_ = json.Unmarshal(it.Raw, &ev)
-		out = append(out, timelineEntry{Time: it.Time, Type: shortName(ev.Type), Actor: ev.Actor, Stream: it.Stream, Data: string(ev.Data)})
-		return nil
-	})
-	if err != nil {
-		return out, false, "the audit log could not be read: " + err.Error()
+		if len(out) > timelineLimit {
+			out = append(out[:0], out[len(out)-timelineLimit:]...)
+		}
+		if !res.More || seen >= timelineScan {
+			break
+		}
+		f.After = res.Next
 	}
-	// Newest first: that is what an administrator looks for.
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
-	}
-	return out, res.More, ""
+	slices.Reverse(out) // newest first: what an administrator looks for
+	return out, seen > len(out), ""
 }
 
 func nameOf(acc projections.Account) string {
@@ -128,9 +145,10 @@ func nameOf(acc projections.Account) string {
 // confirmData is the confirmation step of a destructive action.
 type confirmData struct {
 	Account projections.Account
-	Action  string // disable, enable, revoke
+	Action  string // disable, enable, revoke, revoke-session
 	Role    string
 	Org     string
+	Session string
 }
 
 func (c *Console) confirmAccount(w http.ResponseWriter, r *http.Request) {
@@ -138,9 +156,10 @@ func (c *Console) confirmAccount(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d := confirmData{Account: acc, Action: r.URL.Query().Get("action"), Role: r.URL.Query().Get("role"), Org: r.URL.Query().Get("org")}
+	q := r.URL.Query()
+	d := confirmData{Account: acc, Action: q.Get("action"), Role: q.Get("role"), Org: q.Get("org"), Session: q.Get("session")}
 	switch d.Action {
-	case "disable", "enable", "revoke":
+	case "disable", "enable", "revoke", "revoke-session":
 	default:
 		c.fail(w, r, http.StatusBadRequest, "Unknown action", "Nothing to confirm.")
 		return
@@ -173,6 +192,16 @@ func (c *Console) revoke(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+func (c *Console) revokeSession(w http.ResponseWriter, r *http.Request) {
+	if c.Sessions == nil {
+		c.fail(w, r, http.StatusNotFound, "No sessions", "Sessions are not available on this server.")
+		return
+	}
+	c.command(w, r, "session-revoked", func(id string) (events.Position, error) {
+		return c.Sessions.RevokeByID(r.Context(), c.meta(w, r), id, r.PostFormValue("session"))
+	})
+}
+
 // command runs one account command and goes back to the account's page
 // with a notice (post/redirect/get), waiting for the views to show it.
 func (c *Console) command(w http.ResponseWriter, r *http.Request, done string, run func(id string) (events.Position, error)) {
@@ -185,11 +214,7 @@ func (c *Console) command(w http.ResponseWriter, r *http.Request, done string, r
 		err = c.waitFor(r, pos)
 	}
 	if err != nil {
-		status := http.StatusBadRequest
-		var de *domain.Error
-		if !errors.As(err, &de) {
-			status = http.StatusServiceUnavailable
-		}
+		_, status := handlers.ProblemOf(err)
 		c.fail(w, r, status, "Not done", message(err))
 		return
 	}
@@ -207,19 +232,17 @@ func (c *Console) waitFor(r *http.Request, pos events.Position) error {
 	return c.Engine.WaitFor(ctx, pos)
 }
 
-// message is what a page says of an error: the problem's message, never
-// an internal error's details.
+// message is what a page says of an error: the problem's message and
+// code, as the API would answer it (never an internal error's details).
 func message(err error) string {
-	var de *domain.Error
-	if errors.As(err, &de) {
-		return de.Message + " (" + de.Code + ")"
-	}
-	return "the server could not do it now; try again"
+	de, _ := handlers.ProblemOf(err)
+	return de.Message + " (" + de.Code + ")"
 }
 
 var notices = map[string]string{
 	"disabled": "The account is disabled.", "enabled": "The account is enabled.",
 	"granted": "The role is granted.", "revoked": "The role is revoked.",
+	"session-revoked": "The session is revoked: its next refresh is refused.",
 	"redelivered": "The parked deliveries were sent again.",
 }
 

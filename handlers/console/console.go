@@ -38,6 +38,11 @@ type GrantCommands interface {
 	Revoke(ctx context.Context, meta events.Meta, accountID string, g role.Grant) (events.Position, error)
 }
 
+// SessionCommands end an account's session families.
+type SessionCommands interface {
+	RevokeByID(ctx context.Context, meta events.Meta, accountID, sessionID string) (events.Position, error)
+}
+
 // Deliveries is the webhook forwarder's poison queue.
 type Deliveries interface {
 	Failed(ctx context.Context, id string, limit int) ([]delivery.Parked, bool, error)
@@ -48,6 +53,7 @@ type Deliveries interface {
 type Deps struct {
 	Accounts   AccountCommands
 	Grants     GrantCommands
+	Sessions   SessionCommands
 	AccountsV  *projections.Accounts
 	AuthzV     *projections.Authz
 	AppsV      *projections.Apps
@@ -104,6 +110,7 @@ func New(d Deps) *Console {
 	c.mux.HandleFunc("POST /console/accounts/{id}/enable", c.admin(c.enable))
 	c.mux.HandleFunc("POST /console/accounts/{id}/roles", c.admin(c.grant))
 	c.mux.HandleFunc("POST /console/accounts/{id}/roles/revoke", c.admin(c.revoke))
+	c.mux.HandleFunc("POST /console/accounts/{id}/sessions/revoke", c.admin(c.revokeSession))
 	c.mux.HandleFunc("GET /console/roles", c.admin(c.roles))
 	c.mux.HandleFunc("GET /console/orgs", c.admin(c.orgs))
 	c.mux.HandleFunc("GET /console/webhooks", c.admin(c.webhooks))

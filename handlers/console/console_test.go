@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bindery/bindery/internal/crypto/hostcode"
 	"github.com/bindery/bindery/internal/devtools/testenv"
 	"github.com/bindery/bindery/internal/server"
 )
@@ -238,6 +239,41 @@ func TestConsolePagesAndActions(t *testing.T) {
 	}
 	if a := b.do("POST", "/console/accounts/"+bob+"/enable", url.Values{"csrf": {csrfOf(t, confirm)}}); !strings.Contains(a.body, "The account is enabled.") {
 		t.Fatalf("enable: %d %s", a.status, a.body)
+	}
+
+	// Bob logs in through the host app; the console lists the session and
+	// revokes it (confirmed); his next refresh is refused, and the
+	// timeline's session_revoked names Ada's account.
+	login := env.Do("POST", "/v1/apps/crm/login/code", `{"code":"`+hostcode.Mint([]byte("host-secret-0123456789"), "E7", time.Now().Add(time.Minute), hostcode.NewNonce())+`"}`)
+	if login.Status != 200 || login.Map(t)["status"] != "OK" {
+		t.Fatalf("host login: %d %s", login.Status, login.Body)
+	}
+	sessionToken := login.Map(t)["session_token"].(string)
+	env.Admin("GET", "/v1/accounts/"+bob+"?min_position="+url.QueryEscape(login.Header.Get("X-Bindery-Position")), nil)
+	var sid string
+	testenv.Eventually(t, 10*time.Second, func() bool {
+		m := regexp.MustCompile(`action=revoke-session&amp;session=([A-Za-z0-9_-]+)`).FindStringSubmatch(b.get("/console/accounts/" + bob).body)
+		if m != nil {
+			sid = m[1]
+		}
+		return m != nil
+	})
+	confirm = b.get("/console/accounts/" + bob + "/confirm?action=revoke-session&session=" + sid)
+	if !strings.Contains(confirm.body, "Revoke the session") {
+		t.Fatalf("session confirm page: %s", confirm.body)
+	}
+	a = b.do("POST", "/console/accounts/"+bob+"/sessions/revoke", url.Values{"session": {sid}, "csrf": {csrfOf(t, confirm)}})
+	if a.status != 200 || !strings.Contains(a.body, "The session is revoked") || strings.Contains(a.body, "session="+sid) {
+		t.Fatalf("session revoke: %d %s", a.status, a.body)
+	}
+	if m := regexp.MustCompile(`<code>session_revoked</code></td><td class="actor">([^<]*)</td>`).FindStringSubmatch(a.body); m == nil || m[1] != actor {
+		t.Errorf("timeline session_revoked: %v (want actor %s)", m, actor)
+	}
+	if r := env.Do("POST", "/v1/sessions/refresh", `{"session_token":"`+sessionToken+`"}`); r.Status != http.StatusUnauthorized {
+		t.Fatalf("refresh after the console's revoke: %d %s", r.Status, r.Body)
+	}
+	if a := b.do("POST", "/console/accounts/"+ada+"/sessions/revoke", url.Values{"session": {sid}, "csrf": {csrfOf(t, confirm)}}); a.status != http.StatusNotFound {
+		t.Fatalf("revoking another account's session: %d", a.status)
 	}
 
 	// Audit: verify now runs, the page follows it to its report.

@@ -25,7 +25,7 @@ func deriveConsoleKey(master []byte) []byte {
 // gives it one).
 func (a *App) mountConsole(accts *accounts.Service, az *authz.Service) {
 	c := console.New(console.Deps{
-		Accounts: accts, Grants: az,
+		Accounts: accts, Grants: az, Sessions: a.Sessions,
 		AccountsV: a.Accounts, AuthzV: a.Authz, AppsV: a.Apps, WebhooksV: a.Webhooks,
 		Deliveries: a.Forwarder, Audit: a.Audit, Engine: a.Engine, Metrics: a.Metrics,
 		SignIn: a.consoleSignIn, Key: a.consoleKey,
