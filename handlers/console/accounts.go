@@ -243,7 +243,7 @@ var notices = map[string]string{
 	"disabled": "The account is disabled.", "enabled": "The account is enabled.",
 	"granted": "The role is granted.", "revoked": "The role is revoked.",
 	"session-revoked": "The session is revoked: its next refresh is refused.",
-	"redelivered": "The parked deliveries were sent again.",
+	"redelivered":     "The parked deliveries were sent again.",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("done")] }
