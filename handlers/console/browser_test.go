@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/bindery/bindery/internal/crypto/hostcode"
 	"github.com/bindery/bindery/internal/devtools/testenv"
 	"github.com/bindery/bindery/internal/server"
 )
@@ -52,9 +54,10 @@ func screenshots(t *testing.T) string {
 }
 
 // In headless Chromium, at 1280×800 and at 390×844: every page renders
-// under the CSP with its stylesheet and without sideways scrolling, and a
-// search by phone, the account page and the confirmed disable work by
-// clicking. Sign-in is the test stub (the OpenID Provider does not exist
+// under the CSP with its stylesheet and without sideways scrolling; a
+// search by phone, the account page, a confirmed disable, a role grant and
+// a confirmed session revoke work by clicking, and the last two head the
+// account's timeline with the administrator's account as actor. Sign-in is the test stub (the OpenID Provider does not exist
 // yet); screenshots of every page go to artifacts/console/.
 func TestConsoleInChromium(t *testing.T) {
 	exe := chromium(t)
@@ -74,6 +77,12 @@ func TestConsoleInChromium(t *testing.T) {
 	admin(t, env, "PUT", "/v1/webhooks/erp", `{"url":"http://127.0.0.1:1/hook","secret":"webhook-secret-0123456789","events":["role_granted"]}`)
 	pos := admin(t, env, "POST", "/v1/accounts/"+ada+"/roles", `{"role":"console-admin"}`).Header.Get("X-Bindery-Position")
 	env.Admin("GET", "/v1/accounts/"+ada+"?min_position="+pos, nil)
+	// Bob logs in through the host app: a session for his page.
+	login := env.Do("POST", "/v1/apps/demo/login/code", `{"code":"`+hostcode.Mint([]byte("host-secret-0123456789"), "E7", time.Now().Add(time.Minute), hostcode.NewNonce())+`"}`)
+	if login.Status != 200 || login.Map(t)["status"] != "OK" {
+		t.Fatalf("host login: %d %s", login.Status, login.Body)
+	}
+	env.Admin("GET", "/v1/accounts/"+bob+"?min_position="+url.QueryEscape(login.Header.Get("X-Bindery-Position")), nil)
 	stub.as(ada)
 	out := screenshots(t)
 
@@ -184,6 +193,30 @@ func TestConsoleInChromium(t *testing.T) {
 	step("disable", chromedp.Click(chromedp.CSS(`form.confirm button`)), chromedp.WaitVisible(chromedp.CSS(`p.notice`)))
 	if notice, status := text(`p.notice`), text(`h1 .status`); !strings.Contains(notice, "disabled") || status != "disabled" {
 		t.Fatalf("after disable: notice %q, status %q", notice, status)
+	}
+	// Grant a role and revoke Bob's session by clicking: both appear at the
+	// top of his timeline with Ada's account as the actor.
+	step("grant",
+		chromedp.Navigate(env.URL+"/console/accounts/"+bob),
+		chromedp.WaitVisible(chromedp.CSS(`#sessions`)),
+		chromedp.SetValue(chromedp.CSS(`select[name=role]`), "console-admin"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=org]`), "hq"),
+		chromedp.Click(chromedp.CSS(`form.inline button`)),
+		chromedp.WaitVisible(chromedp.CSS(`p.notice`)))
+	if got, actor := text(`#timeline tbody tr:first-child td:nth-child(2)`), text(`#timeline tbody tr:first-child td.actor`); got != "role_granted" || actor != "account:"+ada {
+		t.Fatalf("timeline after the grant: %q by %q", got, actor)
+	}
+	step("revoke session",
+		chromedp.Click(chromedp.CSS(`#sessions a`)),
+		chromedp.WaitVisible(chromedp.CSS(`form.confirm`)),
+		chromedp.Click(chromedp.CSS(`form.confirm button`)),
+		chromedp.WaitVisible(chromedp.CSS(`p.notice`)))
+	shot("account-after-actions-wide")
+	if got, actor := text(`#timeline tbody tr:first-child td:nth-child(2)`), text(`#timeline tbody tr:first-child td.actor`); got != "session_revoked" || actor != "account:"+ada {
+		t.Fatalf("timeline after the session revoke: %q by %q", got, actor)
+	}
+	if eval(`document.getElementById("sessions") !== null`) {
+		t.Fatal("the revoked session is still listed")
 	}
 	if e := pageErrors(); len(e) > 0 {
 		t.Fatalf("the pages logged errors (a CSP violation logs one): %v", e)
