@@ -3,7 +3,6 @@ package console
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -201,8 +200,9 @@ func (c *Console) auditVerify(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/console/audit", http.StatusSeeOther)
 }
 
-// auditExport streams the audit query as NDJSON, as GET /v1/audit/events
-// does, as a download.
+// auditExport streams the audit query as NDJSON, one CloudEvent a line as
+// GET /v1/audit/events writes them, as a download (up to 100,000 events;
+// the API pages further).
 func (c *Console) auditExport(w http.ResponseWriter, r *http.Request) {
 	if c.Audit == nil {
 		c.fail(w, r, http.StatusNotFound, "No audit", "The audit log is not available on this server.")
@@ -227,9 +227,8 @@ func (c *Console) auditExport(w http.ResponseWriter, r *http.Request) {
 		_, err := w.Write(buf)
 		return err
 	})
-	tail, _ := json.Marshal(res)
 	if err != nil {
-		tail = append(tail[:len(tail)-1], `,"error":"store_unavailable"}`...)
+		// The download is cut short; every line written is a whole event.
+		c.Logger.Warn("console audit export stopped", "err", err, "count", res.Count)
 	}
-	_, _ = fmt.Fprintf(w, "%s\n", tail)
 }
