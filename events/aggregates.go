@@ -16,4 +16,6 @@ const (
 	AggregateOTP     = "otp"
 	// AggregateOIDCClient is a web app registered with the OpenID Provider.
 	AggregateOIDCClient = "oidc_client"
+	// AggregateAuthorization is one OIDC authorization request (auth log).
+	AggregateAuthorization = "authorization"
 )

@@ -16,5 +16,6 @@ func Catalogue() *Registry {
 		WebhookRegistered{}, WebhookUpdated{}, WebhookDeleted{},
 		QRCreated{}, QRScanned{}, QRConfirmed{}, QRConsumed{}, QRCancelled{}, QRExpired{},
 		OIDCClientRegistered{}, OIDCClientUpdated{}, OIDCClientDeleted{},
+		AuthorizationRequested{}, AuthorizationGranted{}, AuthorizationDenied{}, CodeExchanged{},
 	)
 }

@@ -19,6 +19,11 @@ type QRCreated struct {
 	PollTokenHash string    `json:"poll_token_hash"` // hex SHA-256 of the poll token
 	CreatedAt     time.Time `json:"created_at"`
 	ExpiresAt     time.Time `json:"expires_at"`
+	// AuthorizationID and ClientID are set when the QR login signs a
+	// browser in to a web app (an OIDC authorization request): such a QR
+	// hands no tokens to the page, only completes that request.
+	AuthorizationID string `json:"authorization_id,omitempty"`
+	ClientID        string `json:"client_id,omitempty"`
 }
 
 // EventName implements Event.

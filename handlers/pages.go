@@ -17,7 +17,7 @@ import (
 // pageFiles are the server's own pages for people: the home page and the
 // page a QR code's URL opens outside the mini program.
 //
-//go:embed pages/*.html pages/*.css pages/*.svg
+//go:embed pages/*.html pages/*.css pages/*.svg pages/*.js
 var pageFiles embed.FS
 
 var pageTemplates = template.Must(template.ParseFS(pageFiles, "pages/*.html"))
@@ -42,6 +42,8 @@ func (s *Server) pageRoutes(e *echo.Echo) {
 	}
 	e.GET("/pages/layout.css", asset("layout.css", "text/css; charset=utf-8"))
 	e.GET("/pages/icon.svg", asset("icon.svg", "image/svg+xml"))
+	e.GET("/pages/oidc-login.css", asset("oidc-login.css", "text/css; charset=utf-8"))
+	e.GET("/pages/oidc-login.js", asset("oidc-login.js", "text/javascript; charset=utf-8"))
 	if s.QR != nil {
 		e.GET("/qr/:id", s.qrLandingPage, s.publicLimit)
 	}

@@ -94,6 +94,10 @@ type Deps struct {
 	// (oidcclients.go).
 	OIDCClients  *appoidc.Clients
 	OIDCClientsV *projections.OIDCClients
+	// OIDC is the OpenID Provider (oidc.go); SignIn runs its hosted login
+	// page (oidclogin.go).
+	OIDC   OIDCProvider
+	SignIn *appoidc.SignIn
 }
 
 // Server is the HTTP API.
@@ -149,6 +153,7 @@ func New(d Deps) *Server {
 	s.syncRoutes(e)
 	s.pageRoutes(e)
 	s.oidcClientRoutes(e)
+	s.oidcRoutes(e)
 	return s
 }
 

@@ -19,10 +19,12 @@ import (
 
 func (s *Server) sessionRoutes(e *echo.Echo) {
 	if s.Signer != nil {
-		e.GET("/.well-known/openid-configuration", s.discovery)
+		if s.OIDC != nil {
+			e.GET("/.well-known/openid-configuration", s.discovery)
+		}
 		e.GET("/.well-known/jwks.json", s.jwks)
 		if s.AccountsV != nil {
-			e.GET("/v1/userinfo", s.userinfo, s.publicLimit, s.user)
+			e.GET("/v1/userinfo", s.userinfoEndpoint, s.publicLimit)
 		}
 	}
 	if s.Sessions != nil {
@@ -109,6 +111,9 @@ func (s *Server) oauthToken(c echo.Context) error {
 			return oauthError(c, "invalid_request", "parameter "+name+" is repeated")
 		}
 	}
+	if s.OIDC != nil && oidcToken(c) {
+		return echo.WrapHandler(s.OIDC.Handler())(c)
+	}
 	switch gt := form.Get("grant_type"); gt {
 	case "refresh_token":
 	case "":
@@ -146,9 +151,21 @@ func (s *Server) oauthToken(c echo.Context) error {
 	})
 }
 
+// discovery is the one OpenID Provider configuration document: the
+// library's (internal/adapters/oidcop), naming every endpoint; its keys are
+// the Signer's, published by jwks.
 func (s *Server) discovery(c echo.Context) error {
 	c.Response().Header().Set(echo.HeaderCacheControl, "public, max-age=3600")
-	return c.JSON(http.StatusOK, tokens.Discovery(s.Signer.Issuer(), s.Signer.Algorithm()))
+	return c.JSON(http.StatusOK, s.OIDC.Discovery(c.Request().Context()))
+}
+
+// userinfoEndpoint answers a web app's access token through the OpenID
+// Provider and a mini-program id_token as the session API does.
+func (s *Server) userinfoEndpoint(c echo.Context) error {
+	if s.OIDC != nil && oidcAccessToken(c) {
+		return echo.WrapHandler(s.OIDC.Handler())(c)
+	}
+	return s.user(s.userinfo)(c)
 }
 
 func (s *Server) jwks(c echo.Context) error {
@@ -297,6 +314,12 @@ func (s *Server) verifyIDToken(ctx context.Context, tok string) (map[string]any,
 
 func userClaims(c map[string]any) (UserClaims, bool) {
 	var u UserClaims
+	if _, web := c["client_id"]; web {
+		return u, false // a web app's access token is no mini-program user's token
+	}
+	if _, web := c["azp"]; web {
+		return u, false // nor is a web app's id_token
+	}
 	u.AccountID, _ = c["sub"].(string)
 	u.SessionID, _ = c["sid"].(string)
 	switch aud := c["aud"].(type) {

@@ -42,6 +42,9 @@ var (
 	ErrNotScanner = domain.New(domain.KindForbidden, "qr_not_scanner", "only the user who scanned this QR code may confirm or cancel it")
 	// ErrPollToken: the presented poll token is not this session's.
 	ErrPollToken = domain.New(domain.KindForbidden, "poll_token_invalid", "the poll token does not belong to this QR login")
+	// ErrBound: the QR login belongs to an OIDC authorization request; it
+	// hands no tokens to whoever polls, it only completes that request.
+	ErrBound = domain.New(domain.KindConflict, "qr_bound", "this QR login signs a browser in to a web app; it hands out no tokens")
 	// ErrExists: Create on an id that is taken.
 	ErrExists = domain.New(domain.KindConflict, "conflict", "a QR login with this id exists")
 )
@@ -82,6 +85,10 @@ type QR struct {
 	scanner    string // account id of the user who scanned
 	scannerApp string
 	sessionID  string
+	// authorization and client are set for a QR bound to an OIDC
+	// authorization request.
+	authorization string
+	client        string
 }
 
 // New returns the empty state of the session with this id.
@@ -108,6 +115,10 @@ func (q *QR) Scanner() (accountID, app string) { return q.scanner, q.scannerApp 
 
 // SessionID is the session family issued when the login was consumed.
 func (q *QR) SessionID() string { return q.sessionID }
+
+// Authorization is the OIDC authorization request the QR login is bound
+// to, and its client ("" for a plain PC login).
+func (q *QR) Authorization() (authorizationID, clientID string) { return q.authorization, q.client }
 
 // PollTokenHash is the stored hash of the PC's poll token.
 func (q *QR) PollTokenHash() string { return q.pollHash }
@@ -138,6 +149,7 @@ func (q *QR) Apply(r events.Record) {
 		q.exists, q.state, q.app = true, Pending, e.App
 		q.requester = Requester{IP: e.RequesterIP, UserAgent: e.UserAgent, CreatedAt: e.CreatedAt}
 		q.expiresAt, q.pollHash = e.ExpiresAt, e.PollTokenHash
+		q.authorization, q.client = e.AuthorizationID, e.ClientID
 	case events.QRScanned:
 		q.state, q.scanner, q.scannerApp = Scanned, e.AccountID, e.ScannerApp
 	case events.QRConfirmed:
@@ -169,6 +181,21 @@ func (q *QR) Create(app string, req Requester, pollHash string, ttl time.Duratio
 		QRID: q.id, App: app, RequesterIP: req.IP, UserAgent: req.UserAgent, PollTokenHash: pollHash,
 		CreatedAt: req.CreatedAt.UTC(), ExpiresAt: req.CreatedAt.Add(ttl).UTC(),
 	}}, nil
+}
+
+// CreateFor is Create for a QR login bound to the OIDC authorization
+// request authorizationID of clientID.
+func (q *QR) CreateFor(app string, req Requester, pollHash string, ttl time.Duration, authorizationID, clientID string) ([]events.Event, error) {
+	if authorizationID == "" || clientID == "" {
+		return nil, domain.Invalid("a bound QR login needs an authorization request and its client")
+	}
+	evs, err := q.Create(app, req, pollHash, ttl)
+	if err != nil {
+		return nil, err
+	}
+	c := evs[0].(events.QRCreated)
+	c.AuthorizationID, c.ClientID = authorizationID, clientID
+	return []events.Event{c}, nil
 }
 
 // check refuses any step on a session that does not exist or is over. An
@@ -273,6 +300,26 @@ func (q *QR) Consume(pollHash, accountID, sessionID string, now time.Time) ([]ev
 	if err := q.CheckPollToken(pollHash); err != nil {
 		return nil, err
 	}
+	if q.authorization != "" {
+		return nil, ErrBound
+	}
+	return q.consume(accountID, sessionID, now)
+}
+
+// ConsumeFor decides that the browser holding the poll token completes the
+// OIDC authorization request the QR is bound to with the CONFIRMED login.
+// It succeeds once, like Consume.
+func (q *QR) ConsumeFor(authorizationID, pollHash, accountID, sessionID string, now time.Time) ([]events.Event, error) {
+	if err := q.CheckPollToken(pollHash); err != nil {
+		return nil, err
+	}
+	if q.authorization == "" || q.authorization != authorizationID {
+		return nil, ErrNotFound
+	}
+	return q.consume(accountID, sessionID, now)
+}
+
+func (q *QR) consume(accountID, sessionID string, now time.Time) ([]events.Event, error) {
 	if evs, err := q.check(now); err != nil {
 		return evs, err
 	}

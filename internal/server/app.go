@@ -189,6 +189,11 @@ func (a *App) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	logins := a.openQR(apps)
+	sso, err := a.openOIDC(apps, logins)
+	if err != nil {
+		return err
+	}
 	a.API = handlers.New(handlers.Deps{
 		Store: a.Store, Engine: a.Engine, Accounts: accts, AccountsV: a.Accounts,
 		AdminToken: cfg.AdminToken, AdminTokens: cfg.AdminTokens, Logger: a.Log, Metrics: a.Metrics, Audit: a.Audit,
@@ -196,10 +201,10 @@ func (a *App) open(ctx context.Context) error {
 		Apps: apps, Login: a.Login,
 		Authz: az, AuthzV: a.Authz,
 		Webhooks: hooks, WebhooksV: a.Webhooks, WebhookDeliveries: a.Forwarder,
-		QR: a.openQR(apps), Now: a.clock,
+		QR: logins, Now: a.clock,
 		Demo:        demoSite(cfg),
 		Sync:        a.openSync(accts),
-		OIDCClients: a.openOIDCClients(apps), OIDCClientsV: a.OIDCClients,
+		OIDCClients: sso.clients, OIDCClientsV: a.OIDCClients, OIDC: sso.provider, SignIn: sso.signIn,
 	})
 	a.mountConsole(accts, az)
 	return nil

@@ -2,17 +2,50 @@ package server
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 
-	"github.com/bindery/bindery/internal/app/apps"
+	"github.com/bindery/bindery/internal/adapters/oidcop"
 	appoidc "github.com/bindery/bindery/internal/app/oidc"
+	"github.com/bindery/bindery/internal/app/apps"
+	"github.com/bindery/bindery/internal/app/qr"
 )
 
-// openOIDCClients wires the OIDC client registrations.
-func (a *App) openOIDCClients(found *apps.Service) *appoidc.Clients {
-	c := appoidc.NewClients(timedStore{a.Store, a.Metrics}, a.Box, func(ctx context.Context, id string) error {
+// oidcParts are the OpenID Provider's pieces the API serves.
+type oidcParts struct {
+	clients  *appoidc.Clients
+	provider *oidcop.Provider
+	signIn   *appoidc.SignIn
+}
+
+// openOIDC wires the OIDC client registrations and the OpenID Provider
+// (after the signer, the apps and the QR logins exist).
+func (a *App) openOIDC(found *apps.Service, logins *qr.Service) (oidcParts, error) {
+	store := timedStore{a.Store, a.Metrics}
+	clients := appoidc.NewClients(store, a.Box, func(ctx context.Context, id string) error {
 		_, err := found.Get(ctx, id)
 		return err
 	})
-	c.Repo.OnConflict = a.Metrics.Conflicts.Inc
-	return c
+	clients.Repo.OnConflict = a.Metrics.Conflicts.Inc
+	auth := appoidc.NewAuthorizations(store, a.Box, deriveCodeKey(a.otpKey), a.clock)
+	auth.Repo.OnConflict = a.Metrics.Conflicts.Inc
+	p, err := oidcop.New(oidcop.Options{
+		Issuer: a.Config.Issuer, Signer: a.Signer, Clients: a.OIDCClients, ClientCmds: clients, Auth: auth, Accounts: a.Accounts,
+	})
+	if err != nil {
+		return oidcParts{}, err
+	}
+	logins.ClientName = func(id string) string {
+		c, _ := a.OIDCClients.Get(id)
+		return c.Name
+	}
+	return oidcParts{clients: clients, provider: p, signIn: &appoidc.SignIn{Auth: auth, QR: logins, Clients: a.OIDCClients}}, nil
+}
+
+// deriveCodeKey is the MAC key of authorization codes, derived from the
+// master key (through the one-time-code key): the same on every replica.
+func deriveCodeKey(otpKey []byte) []byte {
+	m := hmac.New(sha256.New, otpKey)
+	m.Write([]byte("bindery oidc code v1"))
+	return m.Sum(nil)
 }

@@ -49,6 +49,9 @@ func (s *Service) consume(ctx context.Context, meta events.Meta, sess projection
 		return events.Decision{Events: evs}, err
 	})
 	switch {
+	case errors.Is(err, qrlogin.ErrBound):
+		// It completes a web app's sign-in (authorize.go), never here.
+		return s.status(sess, projections.QRConfirmed, now), pos, nil
 	case errors.Is(err, qrlogin.ErrConsumed):
 		// Another poller collected it.
 		return s.status(sess, projections.QRConsumed, now), pos, nil

@@ -84,10 +84,12 @@ type Service struct {
 	// Changed signals any applied event (projections.Engine.Changed): a
 	// poll waits on it while the view does not know the session yet.
 	Changed func() (<-chan struct{}, func())
-	Issuer  string        // qr_url and image_url are under it
-	TTL     time.Duration // default DefaultTTL
-	Now     func() time.Time
-	Logger  *slog.Logger
+	// ClientName names an OIDC client in the scan answer (nil: ids only).
+	ClientName func(clientID string) string
+	Issuer     string        // qr_url and image_url are under it
+	TTL        time.Duration // default DefaultTTL
+	Now        func() time.Time
+	Logger     *slog.Logger
 
 	images imageCache
 }

@@ -22,6 +22,15 @@ type Step struct {
 	App       string    `json:"app"`
 	ExpiresIn int       `json:"expires_in"`
 	Requester Requester `json:"requester"`
+	// Client is the web app asking, for a QR login that signs a browser
+	// in through the OpenID Provider.
+	Client *Client `json:"client,omitempty"`
+}
+
+// Client names the web app (OIDC client) a QR login signs in to.
+type Client struct {
+	ClientID string `json:"client_id"`
+	Name     string `json:"name,omitempty"`
 }
 
 // step runs one user step on the aggregate. A step that finds the session
@@ -52,8 +61,15 @@ func (s *Service) step(ctx context.Context, meta events.Meta, id, accountID stri
 		return Step{}, pos, outcome
 	}
 	r := q.Requester()
-	return Step{
+	st := Step{
 		State: string(q.StateAt(now)), App: q.App(), ExpiresIn: secondsLeft(q.ExpiresAt(), now),
 		Requester: Requester{IP: r.IP, UserAgent: r.UserAgent, CreatedAt: r.CreatedAt},
-	}, pos, nil
+	}
+	if _, client := q.Authorization(); client != "" {
+		st.Client = &Client{ClientID: client}
+		if s.ClientName != nil {
+			st.Client.Name = s.ClientName(client)
+		}
+	}
+	return st, pos, nil
 }

@@ -31,26 +31,3 @@ func TestNewSessionToken(t *testing.T) {
 		t.Fatal("HashEqual")
 	}
 }
-
-func TestDiscovery(t *testing.T) {
-	t.Parallel()
-	if algs := Discovery("https://id.example.com/")["id_token_signing_alg_values_supported"].([]string); len(algs) != 1 || algs[0] != "EdDSA" {
-		t.Errorf("default algs = %v", algs)
-	}
-	d := Discovery("https://id.example.com/", "ES256")
-	if d["issuer"] != "https://id.example.com/" {
-		t.Errorf("issuer = %v", d["issuer"])
-	}
-	for name, want := range map[string]string{
-		"jwks_uri":          "https://id.example.com/.well-known/jwks.json",
-		"token_endpoint":    "https://id.example.com/oauth2/token",
-		"userinfo_endpoint": "https://id.example.com/v1/userinfo",
-	} {
-		if d[name] != want {
-			t.Errorf("%s = %v, want %s", name, d[name], want)
-		}
-	}
-	if algs := d["id_token_signing_alg_values_supported"].([]string); len(algs) != 1 || algs[0] != "ES256" {
-		t.Errorf("algs = %v", algs)
-	}
-}

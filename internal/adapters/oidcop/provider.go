@@ -1,0 +1,159 @@
+// Package oidcop runs Bindery's OpenID Provider on zitadel/oidc's op
+// package: it configures the library (endpoints, PKCE, client
+// authentication, JWT access tokens) and implements its storage on
+// Bindery's use cases (internal/app/oidc) and views.
+package oidcop
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	appoidc "github.com/bindery/bindery/internal/app/oidc"
+	"github.com/bindery/bindery/internal/crypto/tokens"
+	"github.com/bindery/bindery/projections"
+)
+
+// Endpoint paths. Clients find them in discovery only; the token and
+// userinfo endpoints are shared with the mini-program session API.
+const (
+	AuthorizePath     = "/oauth2/authorize"
+	CallbackPath      = AuthorizePath + "/callback"
+	TokenPath         = "/oauth2/token"
+	UserinfoPath      = "/v1/userinfo"
+	RevokePath        = "/oauth2/revoke"
+	IntrospectPath    = "/oauth2/introspect"
+	EndSessionPath    = "/oauth2/end_session"
+	KeysPath          = "/.well-known/jwks.json"
+	DeviceAuthPath    = "/oauth2/device_authorization"
+	LoginPath         = "/oidc/login"
+	DiscoveryPath     = "/.well-known/openid-configuration"
+	requestIDHeader   = "X-Request-Id"
+	defaultLogoutPath = "/"
+)
+
+// Options are what the provider is built on.
+type Options struct {
+	Issuer     string
+	Signer     *tokens.Signer
+	Clients    *projections.OIDCClients
+	ClientCmds *appoidc.Clients
+	Auth       *appoidc.Authorizations
+	Accounts   *projections.Accounts
+}
+
+// Provider is the OpenID Provider.
+type Provider struct {
+	op      *op.Provider
+	storage *storage
+	issuer  string
+}
+
+// New builds the provider.
+func New(o Options) (*Provider, error) {
+	issuer := strings.TrimSuffix(o.Issuer, "/")
+	st := &storage{
+		clients: o.Clients, clientCmds: o.ClientCmds, auth: o.Auth, accounts: o.Accounts, signer: o.Signer,
+		loginURL: func(id string) string { return issuer + LoginPath + "?id=" + url.QueryEscape(id) },
+	}
+	cfg := &op.Config{
+		CodeMethodS256:           true,
+		AuthMethodPost:           true,
+		DefaultLogoutRedirectURI: defaultLogoutPath,
+	}
+	opts := []op.Option{
+		op.WithCrypto(codeCrypto{o.Auth}),
+		op.WithCustomAuthEndpoint(op.NewEndpoint(AuthorizePath)),
+		op.WithCustomTokenEndpoint(op.NewEndpoint(TokenPath)),
+		op.WithCustomUserinfoEndpoint(op.NewEndpoint(UserinfoPath)),
+		op.WithCustomRevocationEndpoint(op.NewEndpoint(RevokePath)),
+		op.WithCustomIntrospectionEndpoint(op.NewEndpoint(IntrospectPath)),
+		op.WithCustomEndSessionEndpoint(op.NewEndpoint(EndSessionPath)),
+		op.WithCustomKeysEndpoint(op.NewEndpoint(KeysPath)),
+		op.WithCustomDeviceAuthorizationEndpoint(op.NewEndpoint(DeviceAuthPath)),
+	}
+	if strings.HasPrefix(issuer, "http://") {
+		opts = append(opts, op.WithAllowInsecure())
+	}
+	p, err := op.NewProvider(cfg, st, op.StaticIssuer(o.Issuer), opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &Provider{op: p, storage: st, issuer: issuer}, nil
+}
+
+type ctxKey struct{}
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(ctxKey{}).(string)
+	return id
+}
+
+// Handler serves the library's endpoints (authorize and its callback,
+// token, userinfo, revocation, introspection, end session, keys).
+func (p *Provider) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := context.WithValue(r.Context(), ctxKey{}, w.Header().Get(requestIDHeader))
+		p.op.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// CallbackURL is where the login page sends the browser once the request
+// is granted: the library answers it with the code.
+func (p *Provider) CallbackURL(id string) string {
+	return p.issuer + CallbackPath + "?id=" + url.QueryEscape(id)
+}
+
+// Deny sends the browser back to the client's redirect URI of request id
+// with the OAuth error code (access_denied, login_required) and its state.
+func (p *Provider) Deny(w http.ResponseWriter, r *http.Request, id, code string) {
+	ar, err := p.storage.AuthRequestByID(r.Context(), id)
+	if err != nil {
+		op.AuthRequestError(w, r, nil, err, p.op)
+		return
+	}
+	e := oidc.ErrAccessDenied()
+	if code == "login_required" {
+		e = oidc.ErrLoginRequired()
+	}
+	op.AuthRequestError(w, r, ar, e, p.op)
+}
+
+// Discovery is the OpenID Provider configuration document: the library's,
+// with Bindery's own claims and scopes.
+func (p *Provider) Discovery(ctx context.Context) any {
+	ctx = op.ContextWithIssuer(ctx, p.issuer)
+	d := op.CreateDiscoveryConfig(ctx, p.op, p.storage)
+	d.Issuer = p.issuer
+	d.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
+	d.ScopesSupported = []string{"openid", "profile", "email", "phone", "offline_access", "roles"}
+	d.ClaimsSupported = []string{
+		"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "sid", "azp",
+		"name", "preferred_username", "picture", "updated_at",
+		"phone_number", "phone_number_verified", "email", "email_verified",
+		"roles", "orgs",
+	}
+	d.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
+	d.TokenEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
+	d.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
+	return d
+}
+
+// codeCrypto makes the library's authorization codes: the request id with
+// a MAC (Authorizations.Code), so no code is ever stored.
+type codeCrypto struct{ auth *appoidc.Authorizations }
+
+func (c codeCrypto) Encrypt(id string) (string, error) { return c.auth.Code(id), nil }
+
+func (c codeCrypto) Decrypt(code string) (string, error) {
+	id, _, ok := strings.Cut(code, ".")
+	if !ok || c.auth.Code(id) != code {
+		return "", errors.New("oidcop: not a code of this provider")
+	}
+	return id, nil
+}

@@ -1,0 +1,95 @@
+package oidc
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/google/uuid"
+
+	"github.com/bindery/bindery/domain/authorization"
+	"github.com/bindery/bindery/domain/oidcclient"
+	"github.com/bindery/bindery/domain/qrlogin"
+	"github.com/bindery/bindery/events"
+	"github.com/bindery/bindery/internal/app/qr"
+	"github.com/bindery/bindery/projections"
+)
+
+// AMRQR is the amr of a sign-in confirmed by scanning a QR code.
+const AMRQR = "qr"
+
+// SignIn runs the hosted login page of an authorization request: it shows
+// a QR login bound to the request and, once the mini-program user
+// confirmed it, grants the request (or denies it on cancel).
+type SignIn struct {
+	Auth    *Authorizations
+	QR      *qr.Service
+	Clients *projections.OIDCClients
+}
+
+// Page is what the hosted login page shows.
+type Page struct {
+	AuthorizationID string
+	ClientName      string
+	AppName         string
+	QR              qr.Started
+}
+
+// Outcome is how a sign-in ended: Granted, or Denied with an OAuth error.
+type Outcome struct {
+	Granted bool
+	Error   string // access_denied, login_required
+}
+
+// Begin opens the login page of request id for the browser at ip: a fresh
+// QR login bound to it. A request with prompt=none cannot show a page: it
+// is denied with login_required.
+func (s *SignIn) Begin(ctx context.Context, meta events.Meta, id, ip, userAgent string) (Page, *Outcome, error) {
+	a, err := s.Auth.Get(ctx, id)
+	if err != nil {
+		return Page{}, nil, err
+	}
+	if err := a.Open(s.Auth.Now()); err != nil {
+		return Page{}, nil, err
+	}
+	req := a.Requested()
+	if slices.Contains(req.Prompt, "none") {
+		if _, err := s.Auth.Deny(ctx, meta, id, "login_required", ""); err != nil {
+			return Page{}, nil, err
+		}
+		return Page{}, &Outcome{Error: "login_required"}, nil
+	}
+	c, ok := s.Clients.Get(req.ClientID)
+	if !ok {
+		return Page{}, nil, oidcclient.ErrNotFound
+	}
+	started, _, err := s.QR.StartFor(ctx, meta, req.App, ip, userAgent, id, req.ClientID)
+	if err != nil {
+		return Page{}, nil, err
+	}
+	return Page{AuthorizationID: id, ClientName: c.Name, AppName: req.App, QR: started}, nil, nil
+}
+
+// Complete ends the sign-in of request id through QR login qrID, for the
+// browser holding its poll token: a confirmed QR grants the request, a
+// cancelled one denies it with access_denied.
+func (s *SignIn) Complete(ctx context.Context, meta events.Meta, id, qrID, pollToken string) (Outcome, error) {
+	sid := uuid.NewString()
+	in, _, err := s.QR.ConsumeFor(ctx, meta, qrID, pollToken, id, sid)
+	switch {
+	case errors.Is(err, qrlogin.ErrCancelled):
+		if _, err := s.Auth.Deny(ctx, meta, id, "access_denied", ""); err != nil && !errors.Is(err, authorization.ErrFinished) {
+			return Outcome{}, err
+		}
+		return Outcome{Error: "access_denied"}, nil
+	case err != nil:
+		return Outcome{}, err
+	}
+	now := s.Auth.Now()
+	if _, err := s.Auth.Approve(ctx, meta, id, Grant{
+		AccountID: in.AccountID, SessionID: sid, AMR: []string{AMRQR}, AuthTime: now, QRID: qrID,
+	}); err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{Granted: true}, nil
+}
