@@ -6,8 +6,8 @@ import (
 	"crypto/sha256"
 
 	"github.com/bindery/bindery/internal/adapters/oidcop"
-	appoidc "github.com/bindery/bindery/internal/app/oidc"
 	"github.com/bindery/bindery/internal/app/apps"
+	appoidc "github.com/bindery/bindery/internal/app/oidc"
 	"github.com/bindery/bindery/internal/app/qr"
 )
 
