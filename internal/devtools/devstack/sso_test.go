@@ -301,6 +301,20 @@ func TestSSOInBrowser(t *testing.T) {
 	}
 	shot(t, browser, d.out, "sso-web-app-signed-in")
 
+	// A web app's access token is no mini-program user's token: it cannot
+	// scan a QR login.
+	pc := api(t, "POST", st.URL+"/v1/apps/"+demo.App+"/qr", "", nil)
+	req, _ := http.NewRequest("POST", st.URL+"/v1/qr/"+pc["qr_id"].(string)+"/scan", nil)
+	req.Header.Set("Authorization", "Bearer "+r.last().AccessToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("scan with a web app's access token: %d, want 401", resp.StatusCode)
+	}
+
 	// Cancel on the phone: the web app gets access_denied.
 	d.step(browser, "open the web app again", 20*time.Second, chromedp.Navigate(r.srv.URL+"/login/wiki"))
 	qr := d.loginPageQR(browser, st, "")
