@@ -76,6 +76,9 @@ func New(o Options) (*Provider, error) {
 		op.WithCustomEndSessionEndpoint(op.NewEndpoint(EndSessionPath)),
 		op.WithCustomKeysEndpoint(op.NewEndpoint(KeysPath)),
 		op.WithCustomDeviceAuthorizationEndpoint(op.NewEndpoint(DeviceAuthPath)),
+		// The key set is the Signer's: EdDSA or ES256.
+		op.WithAccessTokenVerifierOpts(op.WithSupportedAccessTokenSigningAlgorithms("EdDSA", "ES256")),
+		op.WithIDTokenHintVerifierOpts(op.WithSupportedIDTokenHintSigningAlgorithms("EdDSA", "ES256")),
 	}
 	if strings.HasPrefix(issuer, "http://") {
 		opts = append(opts, op.WithAllowInsecure())
