@@ -15,6 +15,7 @@ import (
 	"github.com/bindery/bindery/domain/account"
 	"github.com/bindery/bindery/domain/app"
 	"github.com/bindery/bindery/domain/authorization"
+	"github.com/bindery/bindery/domain/browsersession"
 	"github.com/bindery/bindery/domain/login"
 	"github.com/bindery/bindery/domain/oidcclient"
 	"github.com/bindery/bindery/domain/org"
@@ -31,7 +32,7 @@ import (
 var aggregates = []domain.Folder{
 	&account.Account{}, &app.App{}, &login.Attempt{}, &login.Ticket{}, &login.OTP{}, &login.PasswordGuard{},
 	&org.Org{}, &qrlogin.QR{}, &role.Role{}, &role.Holder{}, &session.Session{}, &webhook.Webhook{},
-	&oidcclient.Client{}, &authorization.Authorization{},
+	&oidcclient.Client{}, &authorization.Authorization{}, &browsersession.Session{},
 }
 
 // ignored are the catalogue types that no aggregate folds and no view

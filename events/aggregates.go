@@ -18,4 +18,6 @@ const (
 	AggregateOIDCClient = "oidc_client"
 	// AggregateAuthorization is one OIDC authorization request (auth log).
 	AggregateAuthorization = "authorization"
+	// AggregateBrowserSession is a browser signed in for SSO (auth log).
+	AggregateBrowserSession = "browser_session"
 )

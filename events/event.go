@@ -52,7 +52,7 @@ const (
 
 // authLogTypes are the aggregate types whose events live in the auth log.
 var authLogTypes = map[string]bool{
-	AggregateLogin: true, AggregateSession: true, AggregateTicket: true, AggregateQR: true, AggregateOTP: true, AggregateAuthorization: true,
+	AggregateLogin: true, AggregateSession: true, AggregateTicket: true, AggregateQR: true, AggregateOTP: true, AggregateAuthorization: true, AggregateBrowserSession: true,
 }
 
 // StreamOf says which stream an aggregate type belongs to.

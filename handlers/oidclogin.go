@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/bindery/bindery/domain"
+	"github.com/bindery/bindery/domain/browsersession"
 	appoidc "github.com/bindery/bindery/internal/app/oidc"
 	"github.com/bindery/bindery/internal/app/qr"
 )
@@ -20,6 +21,10 @@ const loginCSP = "default-src 'none'; script-src 'self'; connect-src 'self'; sty
 // loginCookie holds the poll token of the QR login a hosted login page
 // shows: HttpOnly, so the page itself never holds it.
 const loginCookie = "bindery_login_qr"
+
+// sessionCookie holds the browser session of single sign-on: HttpOnly,
+// SameSite=Lax, Secure on https.
+const sessionCookie = "bindery_session"
 
 // loginWait bounds one long-poll of the hosted login page.
 const loginWait = 25 * time.Second
@@ -54,11 +59,18 @@ func (s *Server) setLoginCookie(c echo.Context, q qr.Started) {
 func (s *Server) beginLogin(c echo.Context) (appoidc.Page, bool, error) {
 	id := c.QueryParam("id")
 	r := c.Request()
-	pg, out, err := s.SignIn.Begin(r.Context(), s.meta(c, ""), id, c.RealIP(), r.UserAgent())
+	var session string
+	if ck, err := c.Cookie(sessionCookie); err == nil {
+		session = ck.Value
+	}
+	pg, out, err := s.SignIn.Begin(r.Context(), s.meta(c, ""), id, c.RealIP(), r.UserAgent(), session)
 	if err != nil {
 		return appoidc.Page{}, false, err
 	}
 	if out != nil {
+		if out.Granted {
+			return appoidc.Page{}, true, c.Redirect(http.StatusFound, s.OIDC.CallbackURL(id))
+		}
 		s.OIDC.Deny(c.Response(), r, id, out.Error)
 		return appoidc.Page{}, true, nil
 	}
@@ -70,7 +82,7 @@ func (s *Server) beginLogin(c echo.Context) (appoidc.Page, bool, error) {
 func (s *Server) loginPage(c echo.Context) error {
 	pg, done, err := s.beginLogin(c)
 	if done {
-		return nil
+		return err
 	}
 	if err != nil {
 		return s.loginProblem(c, err)
@@ -136,6 +148,12 @@ func (s *Server) loginContinue(c echo.Context) error {
 		return s.loginProblem(c, err)
 	}
 	c.SetCookie(&http.Cookie{Name: loginCookie, Path: oidcLoginPath, MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	if out.Cookie != "" {
+		c.SetCookie(&http.Cookie{
+			Name: sessionCookie, Value: out.Cookie, Path: "/", MaxAge: int(browsersession.TTL.Seconds()),
+			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: c.Scheme() == "https",
+		})
+	}
 	if !out.Granted {
 		s.OIDC.Deny(c.Response(), c.Request(), id, out.Error)
 		return nil

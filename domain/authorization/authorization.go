@@ -161,6 +161,22 @@ func (a *Authorization) Approve(accountID, sessionID string, amr []string, authT
 	}}, nil
 }
 
+// Reuses reports whether a browser already signed in as accountID at
+// authTime answers the request without a new sign-in at now: not with
+// prompt=login, not past max_age, and only as the id_token_hint's subject.
+func (a *Authorization) Reuses(accountID string, authTime, now time.Time) bool {
+	r := a.req
+	switch {
+	case slices.Contains(r.Prompt, "login"):
+		return false
+	case r.MaxAge != nil && now.Sub(authTime) > time.Duration(*r.MaxAge)*time.Second:
+		return false
+	case r.HintSubject != "" && r.HintSubject != accountID:
+		return false
+	}
+	return true
+}
+
 // Deny decides that the request ends without a code, for reason (an OAuth
 // error code such as access_denied).
 func (a *Authorization) Deny(reason, accountID string, now time.Time) ([]events.Event, error) {

@@ -29,6 +29,8 @@ func (a *App) openOIDC(found *apps.Service, logins *qr.Service) (oidcParts, erro
 	clients.Repo.OnConflict = a.Metrics.Conflicts.Inc
 	auth := appoidc.NewAuthorizations(store, a.Box, deriveCodeKey(a.otpKey), a.clock)
 	auth.Repo.OnConflict = a.Metrics.Conflicts.Inc
+	browser := appoidc.NewBrowserSessions(store, a.clock)
+	browser.Repo.OnConflict = a.Metrics.Conflicts.Inc
 	p, err := oidcop.New(oidcop.Options{
 		Issuer: a.Config.Issuer, Signer: a.Signer, Clients: a.OIDCClients, ClientCmds: clients, Auth: auth, Accounts: a.Accounts,
 	})
@@ -39,7 +41,9 @@ func (a *App) openOIDC(found *apps.Service, logins *qr.Service) (oidcParts, erro
 		c, _ := a.OIDCClients.Get(id)
 		return c.Name
 	}
-	return oidcParts{clients: clients, provider: p, signIn: &appoidc.SignIn{Auth: auth, QR: logins, Clients: a.OIDCClients}}, nil
+	return oidcParts{clients: clients, provider: p, signIn: &appoidc.SignIn{
+		Auth: auth, QR: logins, Clients: a.OIDCClients, Accounts: a.Accounts, Browser: browser,
+	}}, nil
 }
 
 // deriveCodeKey is the MAC key of authorization codes, derived from the

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/bindery/bindery/domain/account"
 	"github.com/bindery/bindery/domain/authorization"
 	"github.com/bindery/bindery/domain/oidcclient"
 	"github.com/bindery/bindery/domain/qrlogin"
@@ -25,6 +26,12 @@ type SignIn struct {
 	Auth    *Authorizations
 	QR      *qr.Service
 	Clients *projections.OIDCClients
+	// Browser keeps the browser sessions of single sign-on; Accounts
+	// says whether their account is still enabled.
+	Browser  *BrowserSessions
+	Accounts interface {
+		Get(id string) (projections.Account, bool)
+	}
 }
 
 // Page is what the hosted login page shows.
@@ -36,15 +43,17 @@ type Page struct {
 }
 
 // Outcome is how a sign-in ended: Granted, or Denied with an OAuth error.
+// Cookie is the value of a browser session cookie to set ("" for none).
 type Outcome struct {
 	Granted bool
 	Error   string // access_denied, login_required
+	Cookie  string
 }
 
 // Begin opens the login page of request id for the browser at ip: a fresh
 // QR login bound to it. A request with prompt=none cannot show a page: it
 // is denied with login_required.
-func (s *SignIn) Begin(ctx context.Context, meta events.Meta, id, ip, userAgent string) (Page, *Outcome, error) {
+func (s *SignIn) Begin(ctx context.Context, meta events.Meta, id, ip, userAgent, cookie string) (Page, *Outcome, error) {
 	a, err := s.Auth.Get(ctx, id)
 	if err != nil {
 		return Page{}, nil, err
@@ -53,6 +62,9 @@ func (s *SignIn) Begin(ctx context.Context, meta events.Meta, id, ip, userAgent 
 		return Page{}, nil, err
 	}
 	req := a.Requested()
+	if out, ok := s.reuse(ctx, meta, a, cookie); ok {
+		return Page{}, out, nil
+	}
 	if slices.Contains(req.Prompt, "none") {
 		if _, err := s.Auth.Deny(ctx, meta, id, "login_required", ""); err != nil {
 			return Page{}, nil, err
@@ -70,12 +82,42 @@ func (s *SignIn) Begin(ctx context.Context, meta events.Meta, id, ip, userAgent 
 	return Page{AuthorizationID: id, ClientName: c.Name, AppName: req.App, QR: started}, nil, nil
 }
 
+// reuse grants the request from the browser's session (single sign-on)
+// when there is one the request accepts (prompt, max_age, id_token_hint)
+// and its account is still enabled.
+func (s *SignIn) reuse(ctx context.Context, meta events.Meta, a *authorization.Authorization, cookie string) (*Outcome, bool) {
+	if cookie == "" || s.Browser == nil {
+		return nil, false
+	}
+	bs, err := s.Browser.Find(ctx, cookie)
+	if err != nil || !a.Reuses(bs.AccountID(), bs.AuthTime(), s.Auth.Now()) {
+		return nil, false
+	}
+	if acc, ok := s.Accounts.Get(bs.AccountID()); !ok || acc.Status == account.StatusDisabled {
+		return nil, false
+	}
+	if _, err := s.Auth.Approve(ctx, meta, a.ID(), Grant{
+		AccountID: bs.AccountID(), SessionID: bs.ID(), AMR: bs.AMR(), AuthTime: bs.AuthTime(),
+	}); err != nil {
+		return nil, false
+	}
+	return &Outcome{Granted: true}, true
+}
+
 // Complete ends the sign-in of request id through QR login qrID, for the
 // browser holding its poll token: a confirmed QR grants the request, a
 // cancelled one denies it with access_denied.
 func (s *SignIn) Complete(ctx context.Context, meta events.Meta, id, qrID, pollToken string) (Outcome, error) {
 	sid := uuid.NewString()
 	in, _, err := s.QR.ConsumeFor(ctx, meta, qrID, pollToken, id, sid)
+	now := s.Auth.Now()
+	var cookie string
+	if err == nil && s.Browser != nil {
+		// The browser is signed in now: later web apps need no scan.
+		if cookie, sid, err = s.Browser.Start(ctx, meta, in.AccountID, []string{AMRQR}, now); err != nil {
+			return Outcome{}, err
+		}
+	}
 	switch {
 	case errors.Is(err, qrlogin.ErrCancelled):
 		if _, err := s.Auth.Deny(ctx, meta, id, "access_denied", ""); err != nil && !errors.Is(err, authorization.ErrFinished) {
@@ -85,11 +127,10 @@ func (s *SignIn) Complete(ctx context.Context, meta events.Meta, id, qrID, pollT
 	case err != nil:
 		return Outcome{}, err
 	}
-	now := s.Auth.Now()
 	if _, err := s.Auth.Approve(ctx, meta, id, Grant{
 		AccountID: in.AccountID, SessionID: sid, AMR: []string{AMRQR}, AuthTime: now, QRID: qrID,
 	}); err != nil {
 		return Outcome{}, err
 	}
-	return Outcome{Granted: true}, nil
+	return Outcome{Granted: true, Cookie: cookie}, nil
 }

@@ -173,6 +173,12 @@ func (r *rp) callback(req *http.Request) rpResult {
 	return res
 }
 
+func (r *rp) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.results)
+}
+
 func (r *rp) last() rpResult {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -247,7 +253,9 @@ func (d *driver) loginPageQR(ctx context.Context, st *Stack, not string) string 
 // confirms it, and the browser lands back at the web app signed in — for
 // a confidential and for a public client. A wrong PKCE verifier and a
 // second use of a code get invalid_grant; a cancel comes back as
-// access_denied, prompt=none as login_required; an unregistered redirect
+// access_denied, prompt=none without a browser session as login_required;
+// a signed-in browser gets codes without a scan (SSO; prompt=login asks
+// again); an unregistered redirect
 // URI or client gets Bindery's error page, not a redirect.
 func TestSSOInBrowser(t *testing.T) {
 	t.Parallel()
@@ -262,9 +270,19 @@ func TestSSOInBrowser(t *testing.T) {
 	r.add("spa", "")
 	idToken, accountID := miniProgramUser(t, st, "Ada")
 
+	// prompt=none before the browser signed in: login_required.
+	d.step(browser, "prompt=none", 20*time.Second, chromedp.Navigate(r.srv.URL+"/login/wiki?prompt=none"), chromedp.WaitVisible(chromedp.CSS("#rp-error")))
+	if got := d.text(browser, "#rp-error"); got != "login_required" {
+		t.Fatalf("prompt=none got %q", got)
+	}
+
 	signIn := func(client, shotName string) rpResult {
 		t.Helper()
-		d.step(browser, "open the web app ("+client+")", 20*time.Second, chromedp.Navigate(r.srv.URL+"/login/"+client))
+		path := "/login/" + client
+		if shotName == "" {
+			path += "?prompt=login" // the browser is signed in by then: ask for the QR again
+		}
+		d.step(browser, "open the web app ("+client+")", 20*time.Second, chromedp.Navigate(r.srv.URL+path))
 		qr := d.loginPageQR(browser, st, "")
 		if shotName != "" {
 			shot(t, browser, d.out, shotName)
@@ -301,6 +319,17 @@ func TestSSOInBrowser(t *testing.T) {
 	}
 	shot(t, browser, d.out, "sso-web-app-signed-in")
 
+	// Single sign-on: the browser is signed in, so another visit (and
+	// prompt=none) gets a code without a scan.
+	for _, path := range []string{"/login/wiki", "/login/spa?prompt=none"} {
+		before := r.count()
+		d.step(browser, "SSO "+path, 20*time.Second, chromedp.Navigate(r.srv.URL+path), chromedp.WaitVisible(chromedp.CSS("#signed-in, #rp-error")))
+		res := r.last()
+		if r.count() != before+1 || res.Error != "" || res.Subject != accountID {
+			t.Fatalf("SSO %s: %+v", path, res)
+		}
+	}
+
 	// A web app's access token is no mini-program user's token: it cannot
 	// scan a QR login.
 	pc := api(t, "POST", st.URL+"/v1/apps/"+demo.App+"/qr", "", nil)
@@ -316,18 +345,13 @@ func TestSSOInBrowser(t *testing.T) {
 	}
 
 	// Cancel on the phone: the web app gets access_denied.
-	d.step(browser, "open the web app again", 20*time.Second, chromedp.Navigate(r.srv.URL+"/login/wiki"))
+	d.step(browser, "open the web app again", 20*time.Second, chromedp.Navigate(r.srv.URL+"/login/wiki?prompt=login"))
 	qr := d.loginPageQR(browser, st, "")
 	api(t, "POST", st.URL+"/v1/qr/"+qr+"/scan", idToken, nil)
 	api(t, "POST", st.URL+"/v1/qr/"+qr+"/cancel", idToken, nil)
 	d.step(browser, "back at the web app after cancel", 30*time.Second, chromedp.WaitVisible(chromedp.CSS("#rp-error")))
 	if got := d.text(browser, "#rp-error"); got != "access_denied" {
 		t.Fatalf("after cancel the web app got %q", got)
-	}
-	// prompt=none without a browser session: login_required.
-	d.step(browser, "prompt=none", 20*time.Second, chromedp.Navigate(r.srv.URL+"/login/wiki?prompt=none"), chromedp.WaitVisible(chromedp.CSS("#rp-error")))
-	if got := d.text(browser, "#rp-error"); got != "login_required" {
-		t.Fatalf("prompt=none got %q", got)
 	}
 
 	// A redirect URI nobody registered, or a client nobody registered:

@@ -1,0 +1,32 @@
+package events
+
+import "time"
+
+// Browser session events live in the auth log under the aggregate type
+// "browser_session"; the aggregate id is the session id, the sid of the
+// id_tokens web apps get through it. They hold only the SHA-256 hash of
+// the session cookie, never the cookie.
+
+// BrowserSessionStarted: a browser signed in on Bindery's hosted login
+// page; web apps it visits next sign in without a new scan (SSO).
+type BrowserSessionStarted struct {
+	SessionID  string    `json:"session_id"`
+	AccountID  string    `json:"account_id"`
+	AMR        []string  `json:"amr"`
+	AuthTime   time.Time `json:"auth_time"`
+	CookieHash string    `json:"cookie_hash"` // hex SHA-256 of the cookie value
+	ExpiresAt  time.Time `json:"expires_at"`
+}
+
+// EventName implements Event.
+func (BrowserSessionStarted) EventName() string { return "browser_session_started" }
+
+// BrowserSessionEnded: the browser session signs nobody in any more.
+type BrowserSessionEnded struct {
+	SessionID string `json:"session_id"`
+	AccountID string `json:"account_id"`
+	Reason    string `json:"reason"` // logout
+}
+
+// EventName implements Event.
+func (BrowserSessionEnded) EventName() string { return "browser_session_ended" }
