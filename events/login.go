@@ -243,9 +243,10 @@ func (TicketOTPRequested) EventName() string { return "ticket_otp_requested" }
 // the ticket and the address).
 type OTPSent struct {
 	App       string    `json:"app"`
-	Channel   string    `json:"channel"` // sms or email
-	To        string    `json:"to"`      // masked, e.g. +86138****8000
-	Ticket    string    `json:"ticket"`  // hash of the bind ticket it belongs to
+	Channel   string    `json:"channel"`             // sms or email
+	To        string    `json:"to"`                  // masked, e.g. +86138****8000
+	Ticket    string    `json:"ticket"`              // hash of the bind ticket it belongs to
+	Requester string    `json:"requester,omitempty"` // hash of the asking identity (app, openid); empty before issue 13: the ticket counts
 	CodeHash  string    `json:"code_hash"`
 	ExpiresAt time.Time `json:"expires_at"`
 }

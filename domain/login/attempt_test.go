@@ -128,8 +128,8 @@ func TestOTPSendVerify(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	o := login.NewOTP("to")
 	to := login.Contact{Channel: login.ChannelEmail, Address: "ada@example.com"}
-	evs, err := o.Send("shop", to, "t1", "h1", now)
-	want := events.OTPSent{App: "shop", Channel: "email", To: "a***@example.com", Ticket: "t1", CodeHash: "h1", ExpiresAt: now.Add(login.OTPTTL).UTC()}
+	evs, err := o.Send("shop", to, "t1", "r1", "h1", now)
+	want := events.OTPSent{App: "shop", Channel: "email", To: "a***@example.com", Ticket: "t1", Requester: "r1", CodeHash: "h1", ExpiresAt: now.Add(login.OTPTTL).UTC()}
 	if err != nil || !reflect.DeepEqual(evs, []events.Event{want}) {
 		t.Fatalf("send: %+v %v", evs, err)
 	}

@@ -142,7 +142,8 @@ func TestOTPLimits(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	o := login.NewOTP("to")
 	send := func(at time.Time, ticket string) error {
-		evs, err := o.Send("shop", login.Contact{Channel: login.ChannelSMS, Address: "+8613800000000"}, ticket, "h-"+ticket, at)
+		// t1 and t2 are two tickets of one requester (the same app and openid).
+		evs, err := o.Send("shop", login.Contact{Channel: login.ChannelSMS, Address: "+8613800000000"}, ticket, "r1", "h-"+ticket, at)
 		if err == nil {
 			o.Apply(rec(evs[0], at))
 		}
@@ -156,13 +157,15 @@ func TestOTPLimits(t *testing.T) {
 	if !errors.As(err, &de) || de.Code != "rate_limited" || de.RetryAfter != 30*time.Second {
 		t.Fatalf("second send within the gap: %v", err)
 	}
-	for i := 1; i < login.OTPSendsPerHour; i++ {
+	// The per-address hourly limit is a requester's share (it was shared by
+	// every ticket before issue 13 finding 4): OTPRequesterSendsPerHour.
+	for i := 1; i < login.OTPRequesterSendsPerHour; i++ {
 		if err := send(now.Add(time.Duration(i)*login.OTPSendGap), "t1"); err != nil {
 			t.Fatalf("send %d: %v", i, err)
 		}
 	}
 	if err := send(now.Add(10*time.Minute), "t1"); code(err) != "rate_limited" {
-		t.Fatalf("sixth send in the hour: %v", err)
+		t.Fatalf("send %d in the hour: %v", login.OTPRequesterSendsPerHour+1, err)
 	}
 	if err := send(now.Add(time.Hour), "t1"); err != nil {
 		t.Fatalf("after the hour: %v", err)

@@ -17,11 +17,12 @@ const (
 )
 
 // OTP is the state of the one-time codes sent to one address (auth-log
-// aggregate otp/<sha256 of channel and address>): when codes went out
-// (the per-address send limit) and the current code of each ticket.
+// aggregate otp/<sha256 of channel and address>): when codes went out and
+// to whom (the per-address limits, see fair.go) and the current code of
+// each ticket.
 type OTP struct {
 	id    string
-	sends []time.Time
+	sends []otpSend          // the last hour's, oldest first
 	codes map[string]otpCode // by ticket hash
 }
 
@@ -38,7 +39,7 @@ func NewOTP(id string) *OTP { return &OTP{id: id} }
 // Clone copies the state.
 func (o *OTP) Clone() *OTP {
 	c := *o
-	c.sends = append([]time.Time(nil), o.sends...)
+	c.sends = append([]otpSend(nil), o.sends...)
 	c.codes = make(map[string]otpCode, len(o.codes))
 	for k, v := range o.codes {
 		c.codes[k] = v
@@ -55,7 +56,11 @@ func (o *OTP) Apply(r events.Record) {
 	}
 	switch e := r.Event.(type) {
 	case events.OTPSent:
-		o.sends = append(o.sends, at)
+		requester := e.Requester
+		if requester == "" {
+			requester = e.Ticket // sent before requesters were recorded
+		}
+		o.sends = append(o.sends, otpSend{at: at, requester: requester})
 		o.codes[e.Ticket] = otpCode{hash: e.CodeHash, expires: e.ExpiresAt}
 	case events.OTPFailed:
 		if c, ok := o.codes[e.Ticket]; ok {
@@ -68,7 +73,7 @@ func (o *OTP) Apply(r events.Record) {
 			o.codes[e.Ticket] = c
 		}
 	}
-	for len(o.sends) > 0 && at.Sub(o.sends[0]) >= time.Hour {
+	for len(o.sends) > 0 && at.Sub(o.sends[0].at) >= time.Hour {
 		o.sends = o.sends[1:]
 	}
 	for k, c := range o.codes {
@@ -84,14 +89,16 @@ func (*OTP) Folds() []events.Event {
 }
 
 // Send decides sending a new code (its hash, codeHash) to the address for a
-// ticket of app; it replaces the ticket's previous code. At most one send
-// per OTPSendGap and OTPSendsPerHour per address, whatever the ticket.
-func (o *OTP) Send(app string, to Contact, ticket, codeHash string, now time.Time) ([]events.Event, error) {
-	if err := sendLimit(o.sends, now); err != nil {
+// ticket of app, asked by requester (RequesterID of the ticket's identity);
+// it replaces the ticket's previous code. The address's limits are fair
+// shares (fairLimit): what one requester sends never refuses another
+// requester's first code of the hour.
+func (o *OTP) Send(app string, to Contact, ticket, requester, codeHash string, now time.Time) ([]events.Event, error) {
+	if err := o.fairLimit(requester, now); err != nil {
 		return nil, err
 	}
 	return []events.Event{events.OTPSent{
-		App: app, Channel: to.Channel, To: to.Masked(), Ticket: ticket, CodeHash: codeHash,
+		App: app, Channel: to.Channel, To: to.Masked(), Ticket: ticket, Requester: requester, CodeHash: codeHash,
 		ExpiresAt: now.Add(OTPTTL).UTC(),
 	}}, nil
 }

@@ -203,7 +203,7 @@ func TestOTPSendAndVerify(t *testing.T) {
 	}
 	f.then(
 		events.TicketOTPRequested{Channel: "sms", ToHash: to.Hash()},
-		events.OTPSent{App: "shop", Channel: "sms", To: "+86138****8000", Ticket: th, CodeHash: "*", ExpiresAt: f.now.Add(login.OTPTTL)},
+		events.OTPSent{App: "shop", Channel: "sms", To: "+86138****8000", Ticket: th, Requester: login.RequesterID(events.ProvenIdentity{App: "shop", OpenID: "o1"}, th), CodeHash: "*", ExpiresAt: f.now.Add(login.OTPTTL)},
 	)
 	sent := f.sender.last()
 	if sent.To != phone || len(sent.Code) != 6 || sent.App != "shop" {

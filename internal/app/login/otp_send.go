@@ -25,8 +25,9 @@ type SendOTP struct {
 }
 
 // SendOTPHandler sends one-time codes: at most one send per 60 s and five
-// an hour, per ticket and per address (decided by the ticket and the
-// address's otp aggregate, changed together in one append).
+// an hour per ticket, and the address's fair shares per requesting
+// identity (decided by the ticket and the address's otp aggregate, changed
+// together in one append).
 type SendOTPHandler struct{ c *core }
 
 // NewSendOTPHandler builds the handler; it needs the OTP key. Without a
@@ -66,7 +67,7 @@ func (h *SendOTPHandler) Handle(ctx context.Context, meta events.Meta, cmd SendO
 			return nil, err
 		}
 		appID = t.Identity().App
-		oevs, err := o.Send(appID, to, id, codeHash, now)
+		oevs, err := o.Send(appID, to, id, dlogin.RequesterID(t.Identity(), id), codeHash, now)
 		if err != nil {
 			return nil, err
 		}
