@@ -113,8 +113,11 @@ func (r *Repository[S]) UpdateMany(ctx context.Context, meta Meta, items []Item[
 			continue
 		}
 		next := &cached[S]{id: it.ID, state: p.c.state.Clone(), version: p.c.version, hash: p.c.hash}
-		next.fold(recs[k : k+p.own])
-		r.put(next)
+		if next.fold(recs[k:k+p.own]) == nil { // our own appends: they chain
+			r.put(next)
+		} else {
+			r.Forget(it.ID)
+		}
 		k += p.total
 	}
 	return PositionOf(recs), errs, nil

@@ -46,15 +46,23 @@ type cached[S State[S]] struct {
 	hash    string
 }
 
-// fold applies records in order; version and hash follow the last one (the
-// hash is only needed of the event the next append links to).
-func (c *cached[S]) fold(recs []Record) {
+// fold applies records in order; version and hash follow the last one.
+// Each record's prevhash must be the hash of the one before (the cached
+// last hash for the first): the link the chain needs anyway, so each record
+// is hashed once. A break stops the fold with a *ChainBreakError and leaves
+// c unusable (the caller drops it). The first event an empty entry sees
+// must have no prevhash, except in the auth log, whose old events expire.
+func (c *cached[S]) fold(recs []Record) error {
 	for _, rec := range recs {
+		if c.version != 0 || rec.Stream != StreamAuthLog {
+			if rec.Envelope.PrevHash != c.hash {
+				return &ChainBreakError{Stream: rec.Stream, Sequence: rec.Sequence, Subject: rec.Subject}
+			}
+		}
 		c.state.Apply(rec)
+		c.version, c.hash = rec.Sequence, rec.Hash()
 	}
-	if n := len(recs); n > 0 {
-		c.version, c.hash = recs[n-1].Sequence, recs[n-1].Hash()
-	}
+	return nil
 }
 
 // NewRepository returns a repository for aggregates of type typ.
@@ -112,7 +120,10 @@ func (r *Repository[S]) load(ctx context.Context, id string, fresh bool) (*cache
 	if err != nil {
 		return nil, err
 	}
-	c.fold(recs)
+	if err := c.fold(recs); err != nil {
+		r.Forget(id)
+		return nil, err
+	}
 	r.put(c)
 	return c, nil
 }
@@ -196,7 +207,10 @@ func (r *Repository[S]) Update(ctx context.Context, id string, meta Meta, decide
 			return Position{}, zero, err
 		}
 		next := &cached[S]{id: id, state: c.state.Clone(), version: c.version, hash: c.hash}
-		next.fold(recs[:len(d.Events)])
+		if err := next.fold(recs[:len(d.Events)]); err != nil {
+			r.Forget(id) // cannot happen: the store chained them from c.hash
+			return Position{}, zero, err
+		}
 		r.put(next)
 		return PositionOf(recs), next.state.Clone(), nil
 	}

@@ -83,6 +83,9 @@ func toProblem(err error) (*domain.Error, int) {
 		return &domain.Error{Code: code, Message: msg}, he.Code
 	case errors.Is(err, events.ErrConflict), errors.Is(err, events.ErrTooManyConflicts):
 		return domain.Conflict("the resource was changed concurrently; try again"), http.StatusConflict
+	case errors.Is(err, events.ErrChainBroken):
+		return domain.New(domain.KindUnavailable, "chain_broken",
+			"this resource's stored history does not chain (an event was written around Bindery); an operator must run binderyctl audit verify"), http.StatusServiceUnavailable
 	case errors.Is(err, projections.ErrNotReached):
 		return domain.New(domain.KindTimeout, "position_not_reached", "the views did not reach the requested position in time"), http.StatusGatewayTimeout
 	case errors.Is(err, context.DeadlineExceeded):
@@ -102,7 +105,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	if status == 0 {
 		status = http.StatusInternalServerError
 	}
-	if status >= 500 && de.Code == "internal_error" {
+	if status >= 500 && (de.Code == "internal_error" || de.Code == "chain_broken") {
 		s.log.Error("request failed", "err", err, "path", c.Request().URL.Path, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 	}
 	if securityCodes[de.Code] {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -344,9 +345,19 @@ func (s *Server) readyz(c echo.Context) error {
 		} else {
 			body["projections"] = "ok"
 		}
+		if breaks := s.Engine.ChainBreaks(); len(breaks) > 0 {
+			ok = false
+			body["chain"] = "broken"
+			body["reason"] = fmt.Sprintf("%d stored event(s) break their aggregate's hash chain and were not applied (first: %s sequence %d, %s); sealing stops before it; run binderyctl audit verify",
+				len(breaks), breaks[0].Stream, breaks[0].Sequence, breaks[0].Subject)
+			body["chain_breaks"] = breaks
+		}
 	}
 	if !ok {
 		body["status"] = "not ready"
+		if body["chain"] != nil {
+			body["status"] = "degraded"
+		}
 		return c.JSON(http.StatusServiceUnavailable, body)
 	}
 	body["status"] = "ready"

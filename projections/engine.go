@@ -39,6 +39,9 @@ type Options struct {
 	Logger        *slog.Logger
 	// OnApply, when set, observes each applied record (metrics: lag).
 	OnApply func(events.Record)
+	// OnChainBreak, when set, observes each event refused for breaking its
+	// aggregate's hash chain (metrics; the engine logs it at ERROR).
+	OnChainBreak func(ChainBreak)
 }
 
 // Engine runs the projections.
@@ -59,6 +62,11 @@ type Engine struct {
 	changed chan struct{}
 
 	snapCreated [2]time.Time
+
+	chains   [2]chain
+	brokenAt [2]atomic.Uint64 // the first break of each stream
+	brkMu    sync.Mutex
+	breaks   []ChainBreak
 
 	cancel context.CancelFunc
 	done   sync.WaitGroup
@@ -81,7 +89,12 @@ func New(js jetstream.JetStream, reg *events.Registry, opts Options, views ...Pr
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{js: js, reg: reg, views: views, dispatch: NewDispatch(views...), opts: opts, changed: make(chan struct{})}
+	e := &Engine{js: js, reg: reg, views: views, dispatch: NewDispatch(views...), opts: opts, changed: make(chan struct{})}
+	for i := range e.chains {
+		e.chains[i].links = map[[16]byte]uint64{}
+	}
+	e.chains[auth].lenient = true // its old events expire
+	return e
 }
 
 // Start restores the last snapshot (when it still fits the streams) and
@@ -153,6 +166,8 @@ type item struct {
 	err     error
 	seq     uint64
 	pending uint64
+	key     [16]byte // chainKey of the subject
+	hash    uint64   // events.ShortHash of the stored bytes
 }
 
 // run reads the stream in one goroutine and applies in another, so that
@@ -185,7 +200,11 @@ func (e *Engine) run(ctx context.Context, i int, cons jetstream.Consumer) {
 				continue
 			}
 			rec, err := events.DecodeRecord(e.reg, kind, md.Sequence.Stream, msg.Subject(), msg.Data())
-			batch = append(batch, item{rec: rec, err: err, seq: md.Sequence.Stream, pending: md.NumPending})
+			it := item{rec: rec, err: err, seq: md.Sequence.Stream, pending: md.NumPending}
+			if err == nil { // hashed here, overlapping with applying
+				it.key, it.hash = chainKey(msg.Subject()), events.ShortHash(msg.Data())
+			}
+			batch = append(batch, it)
 			// Hand over a full batch, or whatever is there once the
 			// stream has nothing more pending (so live events are not held).
 			if len(batch) == max || md.NumPending == 0 {
@@ -202,10 +221,11 @@ func (e *Engine) run(ctx context.Context, i int, cons jetstream.Consumer) {
 	}()
 	for batch := range batches {
 		e.applyMu[i].Lock()
-		for _, it := range batch {
+		for k := range batch {
+			it := &batch[k]
 			if it.err != nil {
 				e.opts.Logger.Error("undecodable event skipped", "stream", kind, "seq", it.seq, "err", it.err)
-			} else if it.seq > e.applied[i].Load() {
+			} else if it.seq > e.applied[i].Load() && e.link(i, it) {
 				e.dispatch.Apply(it.rec)
 			}
 			e.applied[i].Store(it.seq)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,6 +36,13 @@ type Sealer struct {
 	Log      *slog.Logger
 	// Max bounds the messages one checkpoint covers (MaxPerCheckpoint).
 	Max int
+	// Bound, when set, says how far a checkpoint of a stream may go: the
+	// events the views checked, stopping before one that breaks its
+	// aggregate's hash chain (broken). Checkpoints never cover an event
+	// past it; other messages (claims) past it may be covered.
+	Bound func(ctx context.Context, kind string) (limit uint64, broken bool)
+	// OnHeld, when set, is called each time a round stops before a break.
+	OnHeld func(kind string)
 
 	mu sync.Mutex // one round at a time in this process
 }
@@ -145,8 +153,13 @@ func (s *Sealer) sealStream(ctx context.Context, kind string) ([]Sealed, error) 
 	if limit <= 0 || limit > MaxPerCheckpoint {
 		limit = MaxPerCheckpoint
 	}
+	bound, broken := head, false
+	if s.Bound != nil {
+		bound, broken = s.Bound(ctx, kind)
+	}
 	var out []Sealed
 	seal := SealSubject(kind)
+	held := false
 	for {
 		ck := Checkpoint{Version: CheckpointVersion, Stream: kind, PrevCheckpointHash: prevHash, PrevCheckpointSeq: prevSeq}
 		d := newDigester()
@@ -156,6 +169,10 @@ func (s *Sealer) sealStream(ctx context.Context, kind string) ([]Sealed, error) 
 				return out, err
 			}
 			if msg == nil {
+				break
+			}
+			if seq > bound && strings.HasPrefix(msg.Subject, events.SubjectPrefix) {
+				held = true
 				break
 			}
 			if ck.FromSeq == 0 {
@@ -172,6 +189,7 @@ func (s *Sealer) sealStream(ctx context.Context, kind string) ([]Sealed, error) 
 			d.add(seq, LeafHash(msg.Subject, sha256.Sum256(msg.Data)))
 		}
 		if d.count == 0 {
+			s.held(kind, held, broken, bound)
 			return out, nil // only checkpoints since the last one
 		}
 		ck.Count = d.count
@@ -187,9 +205,24 @@ func (s *Sealer) sealStream(ctx context.Context, kind string) ([]Sealed, error) 
 		out = append(out, Sealed{Stream: kind, Sequence: seq, FromSeq: ck.FromSeq, ToSeq: ck.ToSeq, Count: ck.Count})
 		prevSeq, prevHash = seq, checkpointHash(data)
 		from = ck.ToSeq + 1
-		if cur.done() {
+		if held || cur.done() {
+			s.held(kind, held, broken, bound)
 			return out, nil
 		}
+	}
+}
+
+// held reports a round that stopped before an event that breaks its chain.
+func (s *Sealer) held(kind string, held, broken bool, bound uint64) {
+	if !held || !broken {
+		return
+	}
+	if s.Log != nil {
+		s.Log.Error("audit seal stops before an event that breaks its aggregate's hash chain; run binderyctl audit verify",
+			"stream", kind, "seq", bound+1)
+	}
+	if s.OnHeld != nil {
+		s.OnHeld(kind)
 	}
 }
 

@@ -27,6 +27,9 @@ type Options struct {
 	Replicas     int
 	SealInterval time.Duration // 0 = DefaultSealInterval; < 0 = on demand only
 	Logger       *slog.Logger
+	// Bound and OnHeld are the sealer's (Sealer.Bound, Sealer.OnHeld).
+	Bound  func(ctx context.Context, kind string) (uint64, bool)
+	OnHeld func(kind string)
 }
 
 // New opens the signing keys (making them on first use).
@@ -37,7 +40,7 @@ func New(ctx context.Context, js jetstream.JetStream, box *secrets.Box, o Option
 	}
 	return &Service{
 		Reader: &Reader{JS: js},
-		Sealer: &Sealer{JS: js, Keys: keys, Interval: o.SealInterval, Log: o.Logger},
+		Sealer: &Sealer{JS: js, Keys: keys, Interval: o.SealInterval, Log: o.Logger, Bound: o.Bound, OnHeld: o.OnHeld},
 		Keys:   keys,
 		js:     js,
 	}, nil

@@ -145,12 +145,14 @@ func (a *App) open(ctx context.Context) error {
 		SnapshotPath: filepath.Join(cfg.DataDir, "projections.snapshot.json"),
 		Logger:       a.Log,
 		OnApply:      func(r events.Record) { a.Metrics.ObserveApplied(r.Stream, r.Envelope.Time) },
+		OnChainBreak: func(b projections.ChainBreak) { a.Metrics.ChainBreaks.WithLabelValues(b.Stream).Inc() },
 	}, views.All()...)
 	if err := a.Engine.Start(ctx); err != nil {
 		return err
 	}
 	if a.Audit, err = audit.New(ctx, a.Store.JetStream(), a.Box, audit.Options{
 		Replicas: cfg.Replicas, SealInterval: cfg.AuditSealInterval, Logger: a.Log,
+		Bound: a.Engine.SealBound, OnHeld: func(kind string) { a.Metrics.SealHeld.WithLabelValues(kind).Inc() },
 	}); err != nil {
 		return err
 	}
