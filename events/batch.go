@@ -67,7 +67,10 @@ func (r *Repository[S]) UpdateMany(ctx context.Context, meta Meta, items []Item[
 		var c *cached[S]
 		if it.New {
 			c = &cached[S]{id: it.ID, state: r.newState(it.ID)}
-		} else if c, err = r.load(ctx, it.ID, false); err != nil {
+		} else if c, err = r.load(ctx, it.ID, false); errors.Is(err, ErrChainBroken) {
+			errs[i] = err // that item only: the others go on
+			continue
+		} else if err != nil {
 			return Position{}, errs, err
 		}
 		d, derr := it.Decide(c.state.Clone())

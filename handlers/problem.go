@@ -16,6 +16,7 @@ import (
 
 	"github.com/bindery/bindery/domain"
 	"github.com/bindery/bindery/events"
+	"github.com/bindery/bindery/internal/app/usecase"
 	"github.com/bindery/bindery/projections"
 )
 
@@ -84,8 +85,7 @@ func toProblem(err error) (*domain.Error, int) {
 	case errors.Is(err, events.ErrConflict), errors.Is(err, events.ErrTooManyConflicts):
 		return domain.Conflict("the resource was changed concurrently; try again"), http.StatusConflict
 	case errors.Is(err, events.ErrChainBroken):
-		return domain.New(domain.KindUnavailable, "chain_broken",
-			"this resource's stored history does not chain (an event was written around Bindery); an operator must run binderyctl audit verify"), http.StatusServiceUnavailable
+		return usecase.ChainBroken(err), http.StatusServiceUnavailable
 	case errors.Is(err, projections.ErrNotReached):
 		return domain.New(domain.KindTimeout, "position_not_reached", "the views did not reach the requested position in time"), http.StatusGatewayTimeout
 	case errors.Is(err, context.DeadlineExceeded):

@@ -30,6 +30,8 @@ func Translate(err error) error {
 		return domain.New(domain.KindConflict, taken.Kind+"_taken", "%s already belongs to another account", taken.Kind)
 	case errors.Is(err, events.ErrTooManyConflicts), errors.Is(err, events.ErrConflict):
 		return domain.Conflict("the resource was changed concurrently; try again")
+	case errors.Is(err, events.ErrChainBroken):
+		return ChainBroken(err)
 	}
 	return err
 }
@@ -54,4 +56,11 @@ func isNil(v any) bool {
 		return r.IsNil()
 	}
 	return false
+}
+
+// ChainBroken is the answer to a command on an aggregate whose stored
+// history does not chain (events.ErrChainBroken): 503 chain_broken.
+func ChainBroken(err error) *domain.Error {
+	return domain.New(domain.KindUnavailable, "chain_broken",
+		"this resource's stored history does not chain (an event was written around Bindery); an operator must run binderyctl audit verify")
 }
