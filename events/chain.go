@@ -26,21 +26,6 @@ func (e *ChainBreakError) Error() string {
 // Unwrap makes errors.Is(err, ErrChainBroken) hold.
 func (e *ChainBreakError) Unwrap() error { return ErrChainBroken }
 
-// checkChain checks that an aggregate's records, loaded from its start,
-// chain (the first one of the auth log may link to an expired event).
-func checkChain(recs []Record) error {
-	prev := ""
-	for i, rec := range recs {
-		if (i > 0 || rec.Stream != StreamAuthLog) && rec.Envelope.PrevHash != prev {
-			return &ChainBreakError{Stream: rec.Stream, Sequence: rec.Sequence, Subject: rec.Subject}
-		}
-		if i+1 < len(recs) {
-			prev = recs[i].Hash()
-		}
-	}
-	return nil
-}
-
 // ShortHash is a record's hash truncated to 64 bits, what the projections
 // keep per aggregate to check the next link: a forger able to write to the
 // stream can read the full hash anyway, so the truncation costs nothing.

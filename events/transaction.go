@@ -43,9 +43,6 @@ func Transact(ctx context.Context, store Store, meta Meta, aggs []Aggregate, dec
 			if err != nil {
 				return Position{}, err
 			}
-			if err := checkChain(recs); err != nil {
-				return Position{}, err
-			}
 			ls[i] = Loaded{Aggregate: agg, Records: recs}
 			if n := len(recs); n > 0 {
 				ls[i].Version, ls[i].hash = recs[n-1].Sequence, recs[n-1].Hash()
