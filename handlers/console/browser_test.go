@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,44 +13,10 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/bindery/bindery/internal/crypto/hostcode"
+	"github.com/bindery/bindery/internal/devtools/browsertest"
 	"github.com/bindery/bindery/internal/devtools/testenv"
 	"github.com/bindery/bindery/internal/server"
 )
-
-func chromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("BINDERY_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	msg := "no Chromium found (apt-get install chromium, or set BINDERY_CHROMIUM)"
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
-// screenshots is artifacts/console at the repository root (git-ignored),
-// or a temp dir when that is not writable.
-func screenshots(t *testing.T) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for ; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil || filepath.Dir(dir) == dir {
-			break
-		}
-	}
-	out := filepath.Join(dir, "artifacts", "console")
-	if os.MkdirAll(out, 0o755) != nil {
-		return t.TempDir()
-	}
-	return out
-}
 
 // In headless Chromium, at 1280×800 and at 390×844: every page renders
 // under the CSP with its stylesheet and without sideways scrolling; a
@@ -60,7 +25,7 @@ func screenshots(t *testing.T) string {
 // account's timeline with the administrator's account as actor. Sign-in is the test stub (the OpenID Provider does not exist
 // yet); screenshots of every page go to artifacts/console/.
 func TestConsoleInChromium(t *testing.T) {
-	exe := chromium(t)
+	exe := browsertest.Chromium(t)
 	stub := &stubSignIn{}
 	env := testenv.Start(t, "", nil, server.WithConsoleSignIn(stub))
 	ada := create(t, env, `{"display_name":"Ada Admin","username":"ada","email":"ada@example.com"}`)
@@ -84,15 +49,11 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	env.Admin("GET", "/v1/accounts/"+bob+"?min_position="+url.QueryEscape(login.Header.Get("X-Bindery-Position")), nil)
 	stub.as(ada)
-	out := screenshots(t)
+	out := browsertest.ArtifactDir(t, "console")
 
 	root, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
-	alloc, cancelAlloc := chromedp.NewExecAllocator(root,
-		chromedp.ExecPath(exe), chromedp.Flag("headless", true), chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true), chromedp.Flag("no-first-run", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("hide-scrollbars", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 800))
+	alloc, cancelAlloc := chromedp.NewExecAllocator(root, browsertest.Options(exe, t.TempDir(), 1280, 800)...)
 	defer cancelAlloc()
 	tab, cancelTab := chromedp.NewContext(alloc)
 	defer cancelTab()

@@ -10,7 +10,6 @@ import (
 	"image/draw"
 	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -19,69 +18,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/bindery/bindery/internal/devtools/browsertest"
 )
-
-// findChromium returns the browser to drive. Without one the test fails in
-// CI (CI set) and is skipped elsewhere, saying how to get it.
-func findChromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("BINDERY_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	msg := "no Chromium found (install Debian's chromium: apt-get install chromium, or run `make test-deps`; or set BINDERY_CHROMIUM)"
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
-// artifactDir is where screenshots go: artifacts/ at the repository root
-// (git-ignored), or a temp dir when that is not writable.
-func artifactDir(t *testing.T) string {
-	t.Helper()
-	a := filepath.Join(repoRoot(t), "artifacts")
-	if os.MkdirAll(a, 0o755) == nil {
-		if f, err := os.CreateTemp(a, ".probe"); err == nil {
-			f.Close()
-			os.Remove(f.Name())
-			return a
-		}
-	}
-	return t.TempDir()
-}
-
-// browserOptions are the flags of a headless Chromium that runs as root in
-// a container, with a fresh profile.
-func browserOptions(exe, profile string) []chromedp.ExecAllocatorOption {
-	return []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("no-default-browser-check", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-background-timer-throttling", true),
-		chromedp.Flag("disable-renderer-backgrounding", true),
-		chromedp.Flag("disable-backgrounding-occluded-windows", true),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.Flag("mute-audio", true),
-		chromedp.Flag("password-store", "basic"),
-		chromedp.UserDataDir(profile),
-		chromedp.WindowSize(1280, 900),
-	}
-}
 
 // pageErrors collects what a page throws or logs as an error: a demo page
 // must run without either.
@@ -126,10 +65,10 @@ type driver struct {
 func (d *driver) newBrowser(name string) context.Context {
 	t := d.t
 	t.Helper()
-	exe := findChromium(t)
+	exe := browsertest.Chromium(t)
 	root, cancelRoot := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancelRoot)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(root, browserOptions(exe, t.TempDir())...)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(root, browsertest.Options(exe, t.TempDir(), 1280, 900)...)
 	t.Cleanup(cancelAlloc)
 	tab, cancelTab := chromedp.NewContext(alloc)
 	t.Cleanup(cancelTab)
@@ -209,7 +148,7 @@ func (d *driver) pendingQR(pc context.Context, not string) string {
 // Screenshots of both pages are saved.
 func TestDemoInBrowser(t *testing.T) {
 	t.Parallel()
-	d := &driver{t: t, out: artifactDir(t)}
+	d := &driver{t: t, out: browsertest.ArtifactDir(t, "")}
 	pc := d.newBrowser("pc")
 	st, _ := startStack(t, "")
 	phone := d.newTab(pc, "phone")
@@ -332,7 +271,7 @@ func TestDemoInBrowser(t *testing.T) {
 // PC page says so at once and offers a new code.
 func TestDemoPCShowsExpiry(t *testing.T) {
 	t.Parallel()
-	d := &driver{t: t, out: artifactDir(t)}
+	d := &driver{t: t, out: browsertest.ArtifactDir(t, "")}
 	pc := d.newBrowser("pc")
 	st, _ := startStackWith(t, "", map[string]string{"BINDERY_QR_TTL": "10s"})
 	d.step(pc, "open /demo/pc", 20*time.Second, chromedp.EmulateViewport(1200, 900), chromedp.Navigate(st.URL+"/demo/pc"))

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/bindery/bindery/internal/devtools/browsertest"
 )
 
 // The pages for people in a real browser: the home page, and the page a QR
@@ -13,7 +15,7 @@ import (
 // Screenshots of both are saved.
 func TestPagesInBrowser(t *testing.T) {
 	t.Parallel()
-	d := &driver{t: t, out: artifactDir(t)}
+	d := &driver{t: t, out: browsertest.ArtifactDir(t, "")}
 	tab := d.newBrowser("pages")
 	st, _ := startStack(t, "")
 

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/bindery/bindery/internal/devtools/browsertest"
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
@@ -259,7 +261,7 @@ func (d *driver) loginPageQR(ctx context.Context, st *Stack, not string) string 
 // URI or client gets Bindery's error page, not a redirect.
 func TestSSOInBrowser(t *testing.T) {
 	t.Parallel()
-	d := &driver{t: t, out: artifactDir(t)}
+	d := &driver{t: t, out: browsertest.ArtifactDir(t, "")}
 	browser := d.newBrowser("web app")
 	st, _ := startStack(t, "")
 	r := newRP(t, st.URL)
