@@ -12,6 +12,7 @@ import "time"
 type BrowserSessionStarted struct {
 	SessionID  string    `json:"session_id"`
 	AccountID  string    `json:"account_id"`
+	ClientID   string    `json:"client_id"` // the web app it signed in to first
 	AMR        []string  `json:"amr"`
 	AuthTime   time.Time `json:"auth_time"`
 	CookieHash string    `json:"cookie_hash"` // hex SHA-256 of the cookie value
@@ -21,11 +22,25 @@ type BrowserSessionStarted struct {
 // EventName implements Event.
 func (BrowserSessionStarted) EventName() string { return "browser_session_started" }
 
-// BrowserSessionEnded: the browser session signs nobody in any more.
-type BrowserSessionEnded struct {
+// BrowserSessionJoined: another web app signed in through the session
+// (single sign-on); logging out tells it (back-channel logout).
+type BrowserSessionJoined struct {
 	SessionID string `json:"session_id"`
 	AccountID string `json:"account_id"`
-	Reason    string `json:"reason"` // logout
+	ClientID  string `json:"client_id"`
+}
+
+// EventName implements Event.
+func (BrowserSessionJoined) EventName() string { return "browser_session_joined" }
+
+// BrowserSessionEnded: the browser session signs nobody in any more.
+// ClientIDs are the web apps signed in through it, each told by a
+// back-channel logout token when it registered a backchannel_logout_uri.
+type BrowserSessionEnded struct {
+	SessionID string   `json:"session_id"`
+	AccountID string   `json:"account_id"`
+	Reason    string   `json:"reason"` // logout
+	ClientIDs []string `json:"client_ids,omitempty"`
 }
 
 // EventName implements Event.

@@ -17,6 +17,6 @@ func Catalogue() *Registry {
 		QRCreated{}, QRScanned{}, QRConfirmed{}, QRConsumed{}, QRCancelled{}, QRExpired{},
 		OIDCClientRegistered{}, OIDCClientUpdated{}, OIDCClientDeleted{},
 		AuthorizationRequested{}, AuthorizationGranted{}, AuthorizationDenied{}, CodeExchanged{},
-		BrowserSessionStarted{}, BrowserSessionEnded{},
+		BrowserSessionStarted{}, BrowserSessionEnded{}, BrowserSessionJoined{},
 	)
 }

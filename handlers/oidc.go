@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/bindery/bindery/internal/adapters/oidcop"
 )
 
 // OIDCProvider is the OpenID Provider (internal/adapters/oidcop): the
@@ -23,6 +25,8 @@ type OIDCProvider interface {
 	Deny(w http.ResponseWriter, r *http.Request, id, code string)
 	// Discovery is the provider configuration document.
 	Discovery(ctx context.Context) any
+	// EndSession checks an RP-initiated logout request.
+	EndSession(r *http.Request) (oidcop.EndSession, error)
 }
 
 // Paths of the OpenID Provider (the token and userinfo endpoints are the
@@ -47,8 +51,8 @@ func (s *Server) oidcRoutes(e *echo.Echo) {
 	e.GET(oidcCallbackPath, page)
 	e.POST(oidcRevokePath, h, s.publicLimit)
 	e.POST(oidcIntrospectPath, h, s.publicLimit)
-	e.GET(oidcEndSessionPath, page)
-	e.POST(oidcEndSessionPath, page)
+	e.GET(oidcEndSessionPath, s.endSession, s.publicLimit)
+	e.POST(oidcEndSessionPath, s.endSession, s.publicLimit)
 	e.POST(oidcDevicePath, h, s.publicLimit)
 	s.oidcLoginRoutes(e)
 }

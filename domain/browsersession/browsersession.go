@@ -28,6 +28,7 @@ type Session struct {
 	authTime   time.Time
 	expiresAt  time.Time
 	cookieHash string
+	clients    []string // the web apps signed in through it, in order
 }
 
 // New returns the empty state of the session with this id.
@@ -45,10 +46,14 @@ func (s *Session) AMR() []string { return slices.Clone(s.amr) }
 // AuthTime is when they signed in.
 func (s *Session) AuthTime() time.Time { return s.authTime }
 
+// Clients are the web apps signed in through the session.
+func (s *Session) Clients() []string { return slices.Clone(s.clients) }
+
 // Clone copies the state.
 func (s *Session) Clone() *Session {
 	c := *s
 	c.amr = slices.Clone(s.amr)
+	c.clients = slices.Clone(s.clients)
 	return &c
 }
 
@@ -58,6 +63,13 @@ func (s *Session) Apply(r events.Record) {
 	case events.BrowserSessionStarted:
 		s.exists, s.accountID, s.amr, s.authTime = true, e.AccountID, slices.Clone(e.AMR), e.AuthTime
 		s.expiresAt, s.cookieHash = e.ExpiresAt, e.CookieHash
+		if e.ClientID != "" {
+			s.clients = []string{e.ClientID}
+		}
+	case events.BrowserSessionJoined:
+		if !slices.Contains(s.clients, e.ClientID) {
+			s.clients = append(s.clients, e.ClientID)
+		}
 	case events.BrowserSessionEnded:
 		s.ended = true
 	}
@@ -65,12 +77,12 @@ func (s *Session) Apply(r events.Record) {
 
 // Folds implements domain.Folder: the events Apply folds.
 func (*Session) Folds() []events.Event {
-	return []events.Event{events.BrowserSessionStarted{}, events.BrowserSessionEnded{}}
+	return []events.Event{events.BrowserSessionStarted{}, events.BrowserSessionJoined{}, events.BrowserSessionEnded{}}
 }
 
-// Start decides a new session for accountID, signed in at authTime by amr,
-// whose cookie hashes to cookieHash.
-func (s *Session) Start(accountID string, amr []string, authTime time.Time, cookieHash string) ([]events.Event, error) {
+// Start decides a new session for accountID, signed in to clientID at
+// authTime by amr, whose cookie hashes to cookieHash.
+func (s *Session) Start(accountID, clientID string, amr []string, authTime time.Time, cookieHash string) ([]events.Event, error) {
 	if s.exists {
 		return nil, domain.Conflict("a browser session with this id exists")
 	}
@@ -78,7 +90,7 @@ func (s *Session) Start(accountID string, amr []string, authTime time.Time, cook
 		return nil, domain.Invalid("a browser session needs an account, how and when it signed in, and a cookie")
 	}
 	return []events.Event{events.BrowserSessionStarted{
-		SessionID: s.id, AccountID: accountID, AMR: slices.Clone(amr), AuthTime: authTime.UTC(),
+		SessionID: s.id, AccountID: accountID, ClientID: clientID, AMR: slices.Clone(amr), AuthTime: authTime.UTC(),
 		CookieHash: cookieHash, ExpiresAt: authTime.Add(TTL).UTC(),
 	}}, nil
 }
@@ -93,10 +105,32 @@ func (s *Session) Check(cookieHash string, now time.Time) error {
 	return nil
 }
 
-// End decides that the session signs nobody in any more.
+// Join decides that clientID signed in through the session (single
+// sign-on): nothing to record for a client it already knows.
+func (s *Session) Join(clientID string) ([]events.Event, error) {
+	if !s.exists || s.ended {
+		return nil, ErrNoSession
+	}
+	if clientID == "" || slices.Contains(s.clients, clientID) {
+		return nil, nil
+	}
+	return []events.Event{events.BrowserSessionJoined{SessionID: s.id, AccountID: s.accountID, ClientID: clientID}}, nil
+}
+
+// End decides that the session signs nobody in any more; the event names
+// the clients signed in through it, whom back-channel logout tells.
 func (s *Session) End(reason string) ([]events.Event, error) {
 	if !s.exists || s.ended {
 		return nil, ErrNoSession
 	}
-	return []events.Event{events.BrowserSessionEnded{SessionID: s.id, AccountID: s.accountID, Reason: reason}}, nil
+	clients := slices.Clone(s.clients)
+	slices.Sort(clients)
+	return []events.Event{events.BrowserSessionEnded{SessionID: s.id, AccountID: s.accountID, Reason: reason, ClientIDs: clients}}, nil
+}
+
+// EndableBy says whether an RP holding an id_token of accountID for this
+// session (its sid) may end it without the browser's cookie: the session
+// is live-or-expired but not ended, and the token's subject is its account.
+func (s *Session) EndableBy(accountID string) bool {
+	return s.exists && !s.ended && accountID != "" && accountID == s.accountID
 }

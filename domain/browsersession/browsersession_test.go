@@ -2,6 +2,7 @@ package browsersession_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,14 +18,14 @@ func TestBrowserSession(t *testing.T) {
 	if err := s.Check("h", now); !errors.Is(err, browsersession.ErrNoSession) {
 		t.Fatalf("unknown session: %v", err)
 	}
-	evs, err := s.Start("acc", []string{"qr"}, now, "h")
+	evs, err := s.Start("acc", "wiki", []string{"qr"}, now, "h")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range evs {
 		s.Apply(events.Record{Event: e})
 	}
-	if _, err := s.Start("acc", []string{"qr"}, now, "h"); err == nil {
+	if _, err := s.Start("acc", "wiki", []string{"qr"}, now, "h"); err == nil {
 		t.Fatal("started twice")
 	}
 	if err := s.Check("h", now.Add(time.Hour)); err != nil || s.AccountID() != "acc" {
@@ -42,6 +43,47 @@ func TestBrowserSession(t *testing.T) {
 	}
 	if err := s.Check("h", now); !errors.Is(err, browsersession.ErrNoSession) {
 		t.Fatalf("ended: %v", err)
+	}
+}
+
+// A session knows the web apps signed in through it, each once, and names
+// them when it ends; only its own account's RP may end it by sid.
+func TestBrowserSessionClients(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	s := browsersession.New("s1")
+	if evs, err := s.Join("wiki"); err == nil || len(evs) != 0 {
+		t.Fatalf("joined an unknown session: %v %v", evs, err)
+	}
+	apply := func(evs []events.Event, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			s.Apply(events.Record{Event: e})
+		}
+	}
+	apply(s.Start("acc", "wiki", []string{"qr"}, now, "h"))
+	apply(s.Join("spa"))
+	if evs, err := s.Join("wiki"); err != nil || len(evs) != 0 {
+		t.Fatalf("a known client joined again: %v %v", evs, err)
+	}
+	if s.EndableBy("bob") || !s.EndableBy("acc") {
+		t.Fatal("EndableBy")
+	}
+	evs, err := s.End("logout")
+	if err != nil || len(evs) != 1 {
+		t.Fatal(evs, err)
+	}
+	if e := evs[0].(events.BrowserSessionEnded); strings.Join(e.ClientIDs, ",") != "spa,wiki" || e.AccountID != "acc" || e.Reason != "logout" {
+		t.Fatalf("ended: %+v", e)
+	}
+	apply(evs, nil)
+	if _, err := s.End("logout"); !errors.Is(err, browsersession.ErrNoSession) || s.EndableBy("acc") {
+		t.Fatalf("ended twice: %v", err)
+	}
+	if _, err := s.Join("x"); !errors.Is(err, browsersession.ErrNoSession) {
+		t.Fatalf("joined an ended session: %v", err)
 	}
 }
 

@@ -65,6 +65,8 @@ type App struct {
 	// events to them.
 	Webhooks  *projections.Webhooks
 	Forwarder *delivery.Forwarder
+	// BackChannel sends back-channel logout tokens (oidc.go).
+	BackChannel *delivery.BackChannel
 	// QRs is the view of QR login sessions; QR runs them (qr.go).
 	QRs *projections.QRSessions
 	QR  *qr.Service
@@ -100,7 +102,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		}
 		a.Embedded, err = natsrv.Start(natsrv.Options{
 			DataDir: cfg.DataDir, Listen: cfg.NATSListen, Passwords: pw,
-			ReservedConsumers: []string{delivery.Durable},
+			ReservedConsumers: []string{delivery.Durable, delivery.BackChannelDurable},
 			Sync:              cfg.NATSSync, SyncInterval: cfg.NATSSyncInterval,
 		})
 		if err != nil {
@@ -262,6 +264,11 @@ func (a *App) Close() {
 	}
 	if a.Audit != nil {
 		a.Audit.Close()
+	}
+	if a.BackChannel != nil {
+		if err := a.BackChannel.Close(); err != nil {
+			a.Log.Warn("back-channel logout close", "err", err)
+		}
 	}
 	if a.Forwarder != nil {
 		// First: deliveries in progress hand their events back to JetStream

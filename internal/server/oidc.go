@@ -5,6 +5,8 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 
+	"github.com/bindery/bindery/events"
+	"github.com/bindery/bindery/internal/adapters/delivery"
 	"github.com/bindery/bindery/internal/adapters/oidcop"
 	"github.com/bindery/bindery/internal/app/apps"
 	appoidc "github.com/bindery/bindery/internal/app/oidc"
@@ -37,6 +39,9 @@ func (a *App) openOIDC(found *apps.Service, logins *qr.Service) (oidcParts, erro
 	if err != nil {
 		return oidcParts{}, err
 	}
+	if err := a.startBackChannel(p); err != nil {
+		return oidcParts{}, err
+	}
 	logins.ClientName = func(id string) string {
 		c, _ := a.OIDCClients.Get(id)
 		return c.Name
@@ -44,6 +49,29 @@ func (a *App) openOIDC(found *apps.Service, logins *qr.Service) (oidcParts, erro
 	return oidcParts{clients: clients, provider: p, signIn: &appoidc.SignIn{
 		Auth: auth, QR: logins, Clients: a.OIDCClients, Accounts: a.Accounts, Browser: browser,
 	}}, nil
+}
+
+// startBackChannel runs the back-channel logout sender: the provider signs
+// the tokens, the webhook delivery's retry settings apply.
+func (a *App) startBackChannel(p *oidcop.Provider) error {
+	cfg := a.Config
+	tokens := func(ctx context.Context, ended events.BrowserSessionEnded) ([]delivery.Logout, error) {
+		list, err := p.LogoutTokens(ctx, ended)
+		out := make([]delivery.Logout, len(list))
+		for i, l := range list {
+			out[i] = delivery.Logout{ClientID: l.ClientID, URI: l.URI, Token: l.Token}
+		}
+		return out, err
+	}
+	bc, err := delivery.NewBackChannel(a.Store.JetStream(), tokens, a.Engine.WaitFor, delivery.Options{
+		Attempts: cfg.WebhookAttempts, Backoff: cfg.WebhookBackoff, Timeout: cfg.WebhookTimeout,
+		Logger: a.Log, Metrics: a.Metrics,
+	})
+	if err != nil {
+		return err
+	}
+	a.BackChannel = bc
+	return bc.Start(context.Background())
 }
 
 // deriveCodeKey is the MAC key of authorization codes, derived from the

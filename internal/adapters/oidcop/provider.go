@@ -144,6 +144,7 @@ func (p *Provider) Discovery(ctx context.Context) any {
 	d.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
 	d.TokenEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
 	d.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
+	d.BackChannelLogoutSupported, d.BackChannelLogoutSessionSupported = true, true
 	return d
 }
 

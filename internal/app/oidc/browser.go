@@ -30,14 +30,15 @@ func NewBrowserSessions(store events.Store, now func() time.Time) *BrowserSessio
 	return &BrowserSessions{Repo: events.NewRepository(store, events.AggregateBrowserSession, browsersession.New, 10000), Now: now}
 }
 
-// Start records a new browser session and answers its cookie value and id.
-func (s *BrowserSessions) Start(ctx context.Context, meta events.Meta, accountID string, amr []string, authTime time.Time) (string, string, error) {
+// Start records a new browser session, signed in to clientID, and answers
+// its cookie value and id.
+func (s *BrowserSessions) Start(ctx context.Context, meta events.Meta, accountID, clientID string, amr []string, authTime time.Time) (string, string, error) {
 	id := uuid.NewString()
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	cookie := id + "." + base64.RawURLEncoding.EncodeToString(b)
 	_, _, err := s.Repo.Update(ctx, id, withTime(meta, s.Now(), accountID), func(bs *browsersession.Session) (events.Decision, error) {
-		evs, err := bs.Start(accountID, amr, authTime, tokens.HashToken(cookie))
+		evs, err := bs.Start(accountID, clientID, amr, authTime, tokens.HashToken(cookie))
 		return events.Decision{Events: evs}, err
 	})
 	if err != nil {

@@ -96,6 +96,11 @@ func (s *SignIn) reuse(ctx context.Context, meta events.Meta, a *authorization.A
 	if acc, ok := s.Accounts.Get(bs.AccountID()); !ok || acc.Status == account.StatusDisabled {
 		return nil, false
 	}
+	// The session signs this client in too: its logout must tell it.
+	// Recorded first, so no client is signed in that logout forgets.
+	if err := s.Browser.Join(ctx, meta, bs.ID(), a.Requested().ClientID); err != nil {
+		return nil, false
+	}
 	if _, err := s.Auth.Approve(ctx, meta, a.ID(), Grant{
 		AccountID: bs.AccountID(), SessionID: bs.ID(), AMR: bs.AMR(), AuthTime: bs.AuthTime(),
 	}); err != nil {
@@ -108,13 +113,17 @@ func (s *SignIn) reuse(ctx context.Context, meta events.Meta, a *authorization.A
 // browser holding its poll token: a confirmed QR grants the request, a
 // cancelled one denies it with access_denied.
 func (s *SignIn) Complete(ctx context.Context, meta events.Meta, id, qrID, pollToken string) (Outcome, error) {
+	a, err := s.Auth.Get(ctx, id)
+	if err != nil {
+		return Outcome{}, err
+	}
 	sid := uuid.NewString()
 	in, _, err := s.QR.ConsumeFor(ctx, meta, qrID, pollToken, id, sid)
 	now := s.Auth.Now()
 	var cookie string
 	if err == nil && s.Browser != nil {
 		// The browser is signed in now: later web apps need no scan.
-		if cookie, sid, err = s.Browser.Start(ctx, meta, in.AccountID, []string{AMRQR}, now); err != nil {
+		if cookie, sid, err = s.Browser.Start(ctx, meta, in.AccountID, a.Requested().ClientID, []string{AMRQR}, now); err != nil {
 			return Outcome{}, err
 		}
 	}

@@ -50,8 +50,9 @@ type rpResult struct {
 	Client, Error     string
 	Subject, Name     string
 	AccessToken       string
-	WrongVerifier     error // the exchange with a wrong PKCE verifier
-	SecondUse         error // the exchange of the same code again
+	IDToken, SID      string // for logout: the id_token_hint and its sid
+	WrongVerifier     error  // the exchange with a wrong PKCE verifier
+	SecondUse         error  // the exchange of the same code again
 	UserinfoSubject   string
 	AccessTokenClaims map[string]any
 }
@@ -115,6 +116,9 @@ func (r *rp) serve(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 		fmt.Fprintf(w, `<!doctype html><h1>Web app</h1><p id="signed-in" data-sub="%s">Signed in as %s</p>`, html.EscapeString(res.Subject), html.EscapeString(res.Name))
+	case req.URL.Path == "/logged-out":
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><p id="logged-out" data-state="%s">Signed out</p>`, html.EscapeString(req.URL.Query().Get("state")))
 	default:
 		http.NotFound(w, req)
 	}
@@ -163,6 +167,7 @@ func (r *rp) callback(req *http.Request) rpResult {
 		return res
 	}
 	res.Subject, res.Name, res.AccessToken = idt.Subject, claims.Name, tok.AccessToken
+	res.IDToken, res.SID = raw, claims.SID
 	if ui, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err == nil {
 		res.UserinfoSubject = ui.Subject
 	} else {

@@ -19,8 +19,10 @@ type Metrics struct {
 	ProjectionLag   *prometheus.GaugeVec
 	LoginOutcomes   *prometheus.CounterVec
 	WebhookDelivery *prometheus.CounterVec
-	ChainBreaks     *prometheus.CounterVec
-	SealHeld        *prometheus.CounterVec
+	// BackChannelLogouts counts back-channel logout deliveries by result.
+	BackChannelLogouts *prometheus.CounterVec
+	ChainBreaks        *prometheus.CounterVec
+	SealHeld           *prometheus.CounterVec
 }
 
 // New registers the collectors on a fresh registry.
@@ -51,6 +53,9 @@ func New() *Metrics {
 		WebhookDelivery: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bindery_webhook_deliveries_total", Help: "Webhook delivery attempts by result.",
 		}, []string{"result"}),
+		BackChannelLogouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bindery_backchannel_logouts_total", Help: "Back-channel logout deliveries by result (delivered, retried, failed).",
+		}, []string{"result"}),
 		ChainBreaks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bindery_chain_breaks_total", Help: "Events the views refused because their prevhash does not chain to their aggregate's previous event.",
 		}, []string{"stream"}),
@@ -58,7 +63,7 @@ func New() *Metrics {
 			Name: "bindery_audit_seal_held_total", Help: "Sealing rounds that stopped before an event that breaks its aggregate's hash chain.",
 		}, []string{"stream"}),
 	}
-	r.MustRegister(m.HTTPDuration, m.AppendDuration, m.Conflicts, m.Applied, m.ProjectionLag, m.LoginOutcomes, m.WebhookDelivery, m.ChainBreaks, m.SealHeld,
+	r.MustRegister(m.HTTPDuration, m.AppendDuration, m.Conflicts, m.Applied, m.ProjectionLag, m.LoginOutcomes, m.WebhookDelivery, m.BackChannelLogouts, m.ChainBreaks, m.SealHeld,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
