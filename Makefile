@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    ?= ./...
 FUZZTIME ?= 3s
 
-.PHONY: run test test-deps unit fuzz bench bench-login bench-login-profile bench-durability build vet clean
+.PHONY: run test test-deps unit fuzz bench bench-login bench-login-profile bench-durability bench-cluster build vet clean
 
 ## run: the demo stack on an embedded NATS (http://127.0.0.1:8080, admin token "dev")
 run:
@@ -36,6 +36,11 @@ bench-login:
 ## bench-durability: logins/s, refreshes/s and bulk-sync rate per BINDERY_NATS_SYNC policy, runs interleaved (ROUNDS=3)
 bench-durability:
 	@bash scripts/bench-durability.sh
+
+## bench-cluster: logins/s, p99 and CPU per replica for 1, 2 and 3 bindery replicas on a 3-node R3 JetStream cluster
+## (processes on this machine); BENCH_CLUSTER_ARGS="--duration 30s", BENCH_CLUSTER_ROUNDS=2, BENCH_CLUSTER_REPLICAS=1,2,3
+bench-cluster:
+	BINDERY_BENCH_CLUSTER=1 $(GO) test -count=1 -timeout 60m -run 'TestBenchCluster$$' -v ./internal/devtools/cluster
 
 ## bench-login-profile: the same load with server, wxsim and client in one process, CPU-profiled during the timed phase (bin/bench-login.cpu)
 bench-login-profile:

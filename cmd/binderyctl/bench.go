@@ -42,6 +42,9 @@ Exit code 1 when a timed login failed.`
 // benchConfig is what "bench login" was asked to do.
 type benchConfig struct {
 	url, token, wxsim, nats, app string
+	// urls are the replicas the logins are spread over (--url a,b,c);
+	// url is the first, which also takes the admin calls.
+	urls                         []string
 	users, concurrency           int
 	duration, warmup, rawFor     time.Duration
 	codes                        int
@@ -52,7 +55,7 @@ type benchConfig struct {
 func benchLogin(ctx context.Context, c *cli, args []string) int {
 	fs := c.flagSet("bench login", "[flags]", benchLoginAbout)
 	var cfg benchConfig
-	fs.StringVar(&cfg.url, "url", c.env("BINDERY_URL", "http://127.0.0.1:8080"), "server base URL (BINDERY_URL)")
+	fs.StringVar(&cfg.url, "url", c.env("BINDERY_URL", "http://127.0.0.1:8080"), "server base URL (BINDERY_URL); several, comma-separated,\nspread the logins over replicas of one deployment (client i uses URL i mod n)")
 	fs.StringVar(&cfg.token, "admin-token", c.getenv("BINDERY_ADMIN_TOKEN"), "admin bearer token (BINDERY_ADMIN_TOKEN)")
 	fs.StringVar(&cfg.token, "token", c.getenv("BINDERY_ADMIN_TOKEN"), "the same as --admin-token (the other commands' name)")
 	fs.StringVar(&cfg.wxsim, "wxsim", c.env("WXSIM_URL", "http://127.0.0.1:8081"), "wxsim base URL, the server's BINDERY_WECHAT_API_BASE (WXSIM_URL)")
@@ -94,13 +97,21 @@ func benchLogin(ctx context.Context, c *cli, args []string) int {
 
 func (cfg *benchConfig) check() error {
 	var errs []error
-	for _, u := range []struct{ name, v string }{{"--url", cfg.url}, {"--wxsim", cfg.wxsim}} {
+	cfg.urls = nil
+	for _, u := range strings.Split(cfg.url, ",") {
+		cfg.urls = append(cfg.urls, strings.TrimRight(strings.TrimSpace(u), "/"))
+	}
+	checks := []struct{ name, v string }{{"--wxsim", cfg.wxsim}}
+	for _, u := range cfg.urls {
+		checks = append(checks, struct{ name, v string }{"--url", u})
+	}
+	for _, u := range checks {
 		p, err := url.Parse(u.v)
 		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
 			errs = append(errs, fmt.Errorf("%s %q is not an http(s) URL", u.name, u.v))
 		}
 	}
-	cfg.url, cfg.wxsim = strings.TrimRight(cfg.url, "/"), strings.TrimRight(cfg.wxsim, "/")
+	cfg.url, cfg.wxsim = cfg.urls[0], strings.TrimRight(cfg.wxsim, "/")
 	if cfg.token == "" {
 		errs = append(errs, errors.New("no admin token: set BINDERY_ADMIN_TOKEN or --admin-token"))
 	}

@@ -137,9 +137,12 @@ type loginAnswer struct {
 	BindTicket string `json:"bind_ticket"`
 }
 
-// login posts one wx.login code.
-func (b *benchClient) login(ctx context.Context, app, code string) (loginAnswer, error) {
+// replica is the base URL of the replica that client (or item) i uses.
+func (b *benchClient) replica(i int) string { return b.cfg.urls[i%len(b.cfg.urls)] }
+
+// login posts one wx.login code to the replica at base.
+func (b *benchClient) login(ctx context.Context, base, app, code string) (loginAnswer, error) {
 	var ans loginAnswer
-	_, err := b.call(ctx, http.MethodPost, b.cfg.url+"/v1/apps/"+url.PathEscape(app)+"/login/code", "", map[string]string{"code": code}, &ans)
+	_, err := b.call(ctx, http.MethodPost, base+"/v1/apps/"+url.PathEscape(app)+"/login/code", "", map[string]string{"code": code}, &ans)
 	return ans, err
 }

@@ -56,6 +56,9 @@ type benchResult struct {
 	// other work shares the machine.
 	ServerCores       float64 `json:"server_cores,omitempty"`
 	ServerCPUPerLogin float64 `json:"server_cpu_ms_per_login,omitempty"`
+	// Replicas splits the figures by replica when --url named several
+	// (ServerCores is then their sum).
+	Replicas []benchReplica `json:"replicas,omitempty"`
 	// ClientCores is what this process (the load generator) used.
 	ClientCores  float64     `json:"client_cores"`
 	Raw          *rawResult  `json:"raw,omitempty"`
@@ -63,6 +66,15 @@ type benchResult struct {
 	RawError     string      `json:"raw_error,omitempty"`
 	Hints        []string    `json:"hints,omitempty"`
 	errorDetails benchSample // one detail per error key, for the hints
+}
+
+// benchReplica is one replica's share of a run over several (--url a,b).
+type benchReplica struct {
+	URL       string       `json:"url"`
+	Logins    int          `json:"logins"`
+	PerSecond float64      `json:"logins_per_second"`
+	Latency   benchLatency `json:"latency"`
+	Cores     float64      `json:"cores,omitempty"`
 }
 
 // benchSample keeps the first problem detail seen for each error key.
@@ -168,6 +180,9 @@ func (r *benchResult) print(w io.Writer) {
 	}
 	if r.ServerCores > 0 {
 		fmt.Fprintf(w, "  cpu         server %.2f cores, %.3f ms per login; load generator %.2f cores\n", r.ServerCores, r.ServerCPUPerLogin, r.ClientCores)
+	}
+	for _, rep := range r.Replicas {
+		fmt.Fprintf(w, "  replica     %s: %d logins = %.1f/s, p99 %.2fms, %.2f cores\n", rep.URL, rep.Logins, rep.PerSecond, rep.Latency.P99, rep.Cores)
 	}
 	// The run is usually shorter than wxsim's one-minute window; the figure
 	// says what a minute at this rate would need.

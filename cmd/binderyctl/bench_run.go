@@ -19,7 +19,9 @@ import (
 
 // drive runs logins with the configured concurrency until d has passed or
 // the codes are used up. report, when set, is called about every 2 s.
-func (b *benchClient) drive(ctx context.Context, a benchApp, codes []benchCode, d time.Duration, report func(done, failed int, elapsed time.Duration)) (ok []time.Duration, errs *benchErrors, elapsed time.Duration, outOfCodes bool) {
+// byReplica holds the same latencies grouped by the replica (--url) that
+// answered them.
+func (b *benchClient) drive(ctx context.Context, a benchApp, codes []benchCode, d time.Duration, report func(done, failed int, elapsed time.Duration)) (ok []time.Duration, byReplica [][]time.Duration, errs *benchErrors, elapsed time.Duration, outOfCodes bool) {
 	errs = newBenchErrors()
 	var next, okCount atomic.Int64
 	var ran atomic.Bool
@@ -56,7 +58,7 @@ func (b *benchClient) drive(ctx context.Context, a benchApp, codes []benchCode, 
 					return
 				}
 				t0 := time.Now()
-				ans, err := b.login(ctx, a.id, codes[i].code)
+				ans, err := b.login(ctx, b.replica(w), a.id, codes[i].code)
 				took := time.Since(t0)
 				var ce *benchError
 				switch {
@@ -79,10 +81,12 @@ func (b *benchClient) drive(ctx context.Context, a benchApp, codes []benchCode, 
 	elapsed = time.Since(start)
 	close(stopReport)
 	<-reported
-	for _, l := range perWorker {
+	byReplica = make([][]time.Duration, len(b.cfg.urls))
+	for w, l := range perWorker {
 		ok = append(ok, l...)
+		byReplica[w%len(b.cfg.urls)] = append(byReplica[w%len(b.cfg.urls)], l...)
 	}
-	return ok, errs, elapsed, ran.Load()
+	return ok, byReplica, errs, elapsed, ran.Load()
 }
 
 func runBench(ctx context.Context, c *cli, cfg benchConfig) (*benchResult, error) {
@@ -110,7 +114,7 @@ func runBench(ctx context.Context, c *cli, cfg benchConfig) (*benchResult, error
 			return nil, err
 		}
 		used += n
-		ok, errs, took, _ := b.drive(ctx, a, codes, cfg.warmup, nil)
+		ok, _, errs, took, _ := b.drive(ctx, a, codes, cfg.warmup, nil)
 		if counts, details := errs.snapshot(); len(counts) > 0 {
 			return nil, fmt.Errorf("warm-up logins failed: %s%s", benchErrorList(counts, details), benchHintText(counts, details))
 		}
@@ -145,7 +149,7 @@ func runBench(ctx context.Context, c *cli, cfg benchConfig) (*benchResult, error
 	}
 	serverCPU0, serverErr := b.serverCPU(ctx)
 	clientCPU0 := processCPU()
-	ok, errs, took, out := b.drive(ctx, a, codes, cfg.duration, func(done, failed int, elapsed time.Duration) {
+	ok, byReplica, errs, took, out := b.drive(ctx, a, codes, cfg.duration, func(done, failed int, elapsed time.Duration) {
 		fmt.Fprintf(c.stderr, "  %5.1fs  %7d logins  %6.0f/s  %d errors\n", elapsed.Seconds(), done, float64(done)/elapsed.Seconds(), failed)
 	})
 	clientCPU := processCPU() - clientCPU0
@@ -165,10 +169,23 @@ func runBench(ctx context.Context, c *cli, cfg benchConfig) (*benchResult, error
 	}
 	res.ClientCores = math.Round(clientCPU.Seconds()/took.Seconds()*100) / 100
 	if serverErr == nil && len(ok) > 0 {
-		used := serverCPU1 - serverCPU0
+		used := 0.0
+		for i := range serverCPU1 {
+			used += serverCPU1[i] - serverCPU0[i]
+		}
 		res.ServerCores = math.Round(used/took.Seconds()*100) / 100
 		res.ServerCPUPerLogin = math.Round(used/float64(len(ok))*1e6) / 1e3
-	} else if serverErr != nil {
+	}
+	if len(cfg.urls) > 1 {
+		for i, lat := range byReplica {
+			r := benchReplica{URL: cfg.urls[i], Logins: len(lat), PerSecond: math.Round(float64(len(lat))/took.Seconds()*10) / 10, Latency: benchSummary(lat)}
+			if serverErr == nil {
+				r.Cores = math.Round((serverCPU1[i]-serverCPU0[i])/took.Seconds()*100) / 100
+			}
+			res.Replicas = append(res.Replicas, r)
+		}
+	}
+	if serverErr != nil {
 		fmt.Fprintf(c.stderr, "bench login: no server CPU figures: %v\n", serverErr)
 	}
 	res.WeChatPerUserMinute = math.Round(float64(len(ok)+errs.total())/took.Seconds()*60/float64(len(users))*10) / 10
@@ -196,9 +213,21 @@ func runBench(ctx context.Context, c *cli, cfg benchConfig) (*benchResult, error
 	return res, nil
 }
 
-// serverCPU reads process_cpu_seconds_total from the server's /metrics.
-func (b *benchClient) serverCPU(ctx context.Context) (float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.cfg.url+"/metrics", nil)
+// serverCPU reads process_cpu_seconds_total from each replica's /metrics.
+func (b *benchClient) serverCPU(ctx context.Context) ([]float64, error) {
+	out := make([]float64, len(b.cfg.urls))
+	for i, base := range b.cfg.urls {
+		v, err := b.replicaCPU(ctx, base)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", base, err)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+func (b *benchClient) replicaCPU(ctx context.Context, base string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
 	if err != nil {
 		return 0, err
 	}

@@ -66,9 +66,11 @@ func (b *benchClient) setupApp(ctx context.Context) (benchApp, error) {
 	if err != nil {
 		return benchApp{}, err
 	}
-	// Wait until this replica's views know the app.
-	if _, err := b.call(ctx, http.MethodGet, b.cfg.url+"/v1/apps/"+a.id+"?min_position="+url.QueryEscape(h.Get("X-Bindery-Position")), b.cfg.token, nil, nil); err != nil {
-		return benchApp{}, fmt.Errorf("reading app %s back: %w", a.id, err)
+	// Wait until every replica's views know the app.
+	for _, base := range b.cfg.urls {
+		if _, err := b.call(ctx, http.MethodGet, base+"/v1/apps/"+a.id+"?min_position="+url.QueryEscape(h.Get("X-Bindery-Position")), b.cfg.token, nil, nil); err != nil {
+			return benchApp{}, fmt.Errorf("reading app %s back at %s: %w", a.id, base, err)
+		}
 	}
 	return a, nil
 }
@@ -148,7 +150,7 @@ func (b *benchClient) registerUsers(ctx context.Context, c *cli, a benchApp) ([]
 		if err := b.sim(ctx, "/sim/login", map[string]string{"appid": a.appid, "user": u.User}, &code); err != nil {
 			return err
 		}
-		ans, err := b.login(ctx, a.id, code.Code)
+		ans, err := b.login(ctx, b.replica(i), a.id, code.Code)
 		if err != nil {
 			return fmt.Errorf("first login of user %d: %w", i, err)
 		}
@@ -157,7 +159,7 @@ func (b *benchClient) registerUsers(ctx context.Context, c *cli, a benchApp) ([]
 		}
 		var reg loginAnswer
 		body := map[string]string{"bind_ticket": ans.BindTicket, "display_name": fmt.Sprintf("Bench user %d", i)}
-		if _, err := b.call(ctx, http.MethodPost, b.cfg.url+"/v1/register", "", body, &reg); err != nil {
+		if _, err := b.call(ctx, http.MethodPost, b.replica(i)+"/v1/register", "", body, &reg); err != nil {
 			return fmt.Errorf("registering user %d: %w", i, err)
 		}
 		if reg.Status != "OK" || reg.AccountID == "" {

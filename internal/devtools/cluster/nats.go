@@ -1,0 +1,360 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// nodeEnv carries a node's settings to the child process that runs it.
+const nodeEnv = "BINDERY_CLUSTER_NATS_NODE"
+
+// nodeSpec is one nats-server of the cluster.
+type nodeSpec struct {
+	Name        string   `json:"name"`
+	Port        int      `json:"port"`
+	ClusterPort int      `json:"cluster_port"`
+	HTTPPort    int      `json:"http_port"`
+	Routes      []string `json:"routes"`
+	Dir         string   `json:"dir"`
+	SyncAlways  bool     `json:"sync_always"`
+}
+
+// RunNodeIfAsked turns this process into a cluster node when the harness
+// started it as one (and never returns then). Call it first in TestMain of
+// a package that uses NewNATS: the nodes are that test binary run again,
+// so they are real processes that can be killed, with the nats-server
+// version of go.mod.
+func RunNodeIfAsked() {
+	raw := os.Getenv(nodeEnv)
+	if raw == "" {
+		return
+	}
+	var spec nodeSpec
+	if err := json.Unmarshal([]byte(raw), &spec); err != nil {
+		fmt.Fprintln(os.Stderr, "cluster node:", err)
+		os.Exit(2)
+	}
+	o := &server.Options{
+		ServerName: spec.Name, Host: "127.0.0.1", Port: spec.Port, HTTPHost: "127.0.0.1", HTTPPort: spec.HTTPPort,
+		JetStream: true, StoreDir: spec.Dir, SyncAlways: spec.SyncAlways,
+		LogFile: filepath.Join(spec.Dir, "nats.log"), Logtime: true,
+	}
+	o.Cluster.Name = "bindery"
+	o.Cluster.Host = "127.0.0.1"
+	o.Cluster.Port = spec.ClusterPort
+	// Every route goes through the harness's proxies: no node may learn
+	// another's direct address (gossip would connect around a partition),
+	// and clients must not learn the nodes' direct client URLs.
+	o.Cluster.NoAdvertise = true
+	o.Cluster.Advertise = "127.0.0.1:1"
+	o.Routes = server.RoutesFromStr(strings.Join(spec.Routes, ","))
+	ns, err := server.NewServer(o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cluster node:", err)
+		os.Exit(2)
+	}
+	ns.ConfigureLogger()
+	ns.Start()
+	ns.WaitForShutdown()
+	os.Exit(0)
+}
+
+// NATS is a three-node JetStream cluster of child processes whose routes,
+// and the links of every client made with ClientURLs, run through Proxies.
+type NATS struct {
+	dir    string
+	nodes  []*node
+	routes map[[2]int]*Proxy // [from, to]
+
+	mu      sync.Mutex
+	clients [][]*Proxy // per client: its link to each node
+}
+
+type node struct {
+	spec nodeSpec
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// NATSOptions shape the cluster.
+type NATSOptions struct {
+	// SyncAlways makes every node fsync before it acknowledges, as
+	// docker-compose.yml's nodes do (jetstream { sync_interval: always }).
+	SyncAlways bool
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// NewNATS starts the three nodes under dir and waits until JetStream has
+// a meta leader and every node is healthy.
+func NewNATS(ctx context.Context, dir string, opts NATSOptions) (*NATS, error) {
+	n := &NATS{dir: dir, routes: map[[2]int]*Proxy{}}
+	var ports [3][3]int
+	for i := range ports {
+		for k := range ports[i] {
+			p, err := freePort()
+			if err != nil {
+				return nil, err
+			}
+			ports[i][k] = p
+		}
+	}
+	for i := range 3 {
+		spec := nodeSpec{
+			Name: fmt.Sprintf("nats%d", i+1), Port: ports[i][0], ClusterPort: ports[i][1], HTTPPort: ports[i][2],
+			Dir: filepath.Join(dir, fmt.Sprintf("nats%d", i+1)), SyncAlways: opts.SyncAlways,
+		}
+		for j := range 3 {
+			if j == i {
+				continue
+			}
+			p, err := NewProxy(fmt.Sprintf("127.0.0.1:%d", ports[j][1]))
+			if err != nil {
+				n.Close()
+				return nil, err
+			}
+			n.routes[[2]int{i, j}] = p
+			spec.Routes = append(spec.Routes, "nats-route://"+p.Addr())
+		}
+		if err := os.MkdirAll(spec.Dir, 0o755); err != nil {
+			n.Close()
+			return nil, err
+		}
+		n.nodes = append(n.nodes, &node{spec: spec})
+	}
+	for i := range n.nodes {
+		if err := n.start(i); err != nil {
+			n.Close()
+			return nil, err
+		}
+	}
+	if err := n.WaitHealthy(ctx); err != nil {
+		n.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *NATS) start(i int) error {
+	nd := n.nodes[i]
+	raw, _ := json.Marshal(nd.spec)
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), nodeEnv+"="+string(raw))
+	out, err := os.OpenFile(filepath.Join(nd.spec.Dir, "stderr.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		out.Close()
+		return err
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); out.Close(); close(done) }()
+	nd.cmd, nd.done = cmd, done
+	return nil
+}
+
+// Nodes is the number of nodes (3).
+func (n *NATS) Nodes() int { return len(n.nodes) }
+
+// Name is node i's server name (nats1, nats2, nats3).
+func (n *NATS) Name(i int) string { return n.nodes[i].spec.Name }
+
+// Pid is node i's process id (0 while it is killed).
+func (n *NATS) Pid(i int) int {
+	if c := n.nodes[i].cmd; c != nil && c.Process != nil {
+		return c.Process.Pid
+	}
+	return 0
+}
+
+// DirectURL is node i's client URL, not through any proxy (for the
+// harness's own checks).
+func (n *NATS) DirectURL(i int) string {
+	return fmt.Sprintf("nats://127.0.0.1:%d", n.nodes[i].spec.Port)
+}
+
+// ClientURLs makes a new client's links, one proxy to each node, and
+// returns its BINDERY_NATS_URL and its number for CutClient.
+func (n *NATS) ClientURLs() (string, int, error) {
+	var links []*Proxy
+	var urls []string
+	for _, nd := range n.nodes {
+		p, err := NewProxy(fmt.Sprintf("127.0.0.1:%d", nd.spec.Port))
+		if err != nil {
+			return "", 0, err
+		}
+		links = append(links, p)
+		urls = append(urls, "nats://"+p.Addr())
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.clients = append(n.clients, links)
+	return strings.Join(urls, ","), len(n.clients) - 1, nil
+}
+
+// CutClient cuts client c off from every node; HealClient undoes it.
+func (n *NATS) CutClient(c int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, p := range n.clients[c] {
+		p.Cut()
+	}
+}
+
+// HealClient restores client c's links.
+func (n *NATS) HealClient(c int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, p := range n.clients[c] {
+		p.Heal()
+	}
+}
+
+// Partition cuts node i off from the other nodes and from every client,
+// as if its network went dark; the node keeps running.
+func (n *NATS) Partition(i int) { n.links(i, (*Proxy).Cut) }
+
+// HealPartition restores node i's links.
+func (n *NATS) HealPartition(i int) { n.links(i, (*Proxy).Heal) }
+
+func (n *NATS) links(i int, f func(*Proxy)) {
+	for k, p := range n.routes {
+		if k[0] == i || k[1] == i {
+			f(p)
+		}
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, links := range n.clients {
+		f(links[i])
+	}
+}
+
+// Kill ends node i with SIGKILL (no shutdown, no leadership hand-over).
+func (n *NATS) Kill(i int) {
+	nd := n.nodes[i]
+	if nd.cmd == nil {
+		return
+	}
+	_ = nd.cmd.Process.Signal(syscall.SIGKILL)
+	<-nd.done
+	nd.cmd = nil
+}
+
+// Restart starts a killed node i again on its storage.
+func (n *NATS) Restart(i int) error { return n.start(i) }
+
+// Healthy reports whether node i's /healthz says ok (JetStream current).
+func (n *NATS) Healthy(ctx context.Context, i int) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/healthz", n.nodes[i].spec.HTTPPort), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// WaitHealthy polls until every running node is healthy, or ctx ends.
+func (n *NATS) WaitHealthy(ctx context.Context) error {
+	for {
+		ok := true
+		for i, nd := range n.nodes {
+			if nd.cmd != nil && !n.Healthy(ctx, i) {
+				ok = false
+			}
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cluster: nodes not healthy: %w (logs in %s)", ctx.Err(), n.dir)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// StreamLeader is the index of the node leading stream, asked through
+// any node that answers.
+func (n *NATS) StreamLeader(ctx context.Context, stream string) (int, error) {
+	var last error
+	for i, nd := range n.nodes {
+		if nd.cmd == nil {
+			continue
+		}
+		nc, err := nats.Connect(n.DirectURL(i), nats.Timeout(2*time.Second), nats.MaxReconnects(0))
+		if err != nil {
+			last = err
+			continue
+		}
+		js, _ := jetstream.New(nc)
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		st, err := js.Stream(cctx, stream)
+		cancel()
+		if err != nil {
+			nc.Close()
+			last = err
+			continue
+		}
+		info := st.CachedInfo()
+		nc.Close()
+		if info.Cluster == nil || info.Cluster.Leader == "" {
+			last = fmt.Errorf("stream %s has no leader", stream)
+			continue
+		}
+		for k, other := range n.nodes {
+			if other.spec.Name == info.Cluster.Leader {
+				return k, nil
+			}
+		}
+	}
+	return -1, fmt.Errorf("stream %s: no leader found: %v", stream, last)
+}
+
+// Close kills every node and closes every proxy.
+func (n *NATS) Close() {
+	for i := range n.nodes {
+		n.Kill(i)
+	}
+	for _, p := range n.routes {
+		p.Close()
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, links := range n.clients {
+		for _, p := range links {
+			p.Close()
+		}
+	}
+}
