@@ -45,13 +45,17 @@ const (
 	RevokeReuseDetected   = "reuse_detected"
 	RevokeAccountDisabled = "account_disabled"
 	RevokeAdmin           = "admin" // an administrator ended it (admin API, console)
+	// RevokeLoginRefused: the login it was started for did not stand (its
+	// code was spent meanwhile, by a concurrent login): its token was never
+	// handed out.
+	RevokeLoginRefused = "login_refused"
 )
 
 // SessionRevoked: the family may no longer be refreshed.
 type SessionRevoked struct {
 	SessionID string `json:"session_id"`
 	AccountID string `json:"account_id"`
-	Reason    string `json:"reason"` // logout, reuse_detected, account_disabled, admin
+	Reason    string `json:"reason"` // logout, reuse_detected, account_disabled, admin, login_refused
 }
 
 // EventName implements Event.

@@ -108,3 +108,11 @@ func ParsePosition(s string) (Position, error) {
 	}
 	return Position{History: hs, AuthLog: as}, nil
 }
+
+// Pipeliner is a Store that sends several appends before awaiting any
+// answer: each group of changes is its own Append (its own checks, its
+// own outcome), stored in the order given when each succeeds. Where a
+// store's answers wait for a disk sync, the groups share one.
+type Pipeliner interface {
+	AppendPipelined(ctx context.Context, meta Meta, groups ...[]Change) ([][]Record, []error)
+}

@@ -32,7 +32,9 @@ Phases (progress on stderr):
      /v1/apps/{app}/login/code for --duration
   5. raw: with the same concurrency, sync-publish to a scratch JetStream
      stream (BINDERY_BENCH, file storage, deleted afterwards) on the
-     server's NATS for --raw-duration: the ceiling the logins compare to
+     server's NATS for --raw-duration: the ceiling the logins compare to;
+     with --raw-sync-dir each ack also waits for a group sync of the disk,
+     as the server's acks do under its default durability (group)
 
 The server must run with BINDERY_RATE_LIMIT=0 (its per-IP limit would
 answer 429). wxsim allows 100 logins per user per minute, so N must exceed
@@ -48,6 +50,7 @@ type benchConfig struct {
 	users, concurrency           int
 	duration, warmup, rawFor     time.Duration
 	codes                        int
+	rawSyncDir                   string
 	json                         bool
 	cpuprofile                   string
 }
@@ -66,6 +69,7 @@ func benchLogin(ctx context.Context, c *cli, args []string) int {
 	fs.DurationVar(&cfg.duration, "duration", 20*time.Second, "length of the timed login phase")
 	fs.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "length of the warm-up that sizes the timed phase's codes")
 	fs.DurationVar(&cfg.rawFor, "raw-duration", 5*time.Second, "length of the raw JetStream publish measurement (0 skips it)")
+	fs.StringVar(&cfg.rawSyncDir, "raw-sync-dir", "", "after each raw publish's ack, wait for a sync of this directory's filesystem begun\nafter it, shared by concurrent publishers: the server's BINDERY_NATS_SYNC=group\npolicy, so that the raw rate pays for durability as appends do (give the\nserver's data dir; scripts/bench-login.sh does under the group policy)")
 	fs.IntVar(&cfg.codes, "codes", 0, "codes to pre-mint for the timed phase (0: from the warm-up rate)")
 	fs.BoolVar(&cfg.json, "json", false, "print the result as JSON")
 	fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of this process during the timed phase to the file\n(the client; in the in-process test the server and wxsim too: make bench-login-profile)")

@@ -16,6 +16,7 @@ import (
 	"github.com/bindery/bindery/domain/login"
 	"github.com/bindery/bindery/events"
 	bjs "github.com/bindery/bindery/events/jetstream"
+	"github.com/bindery/bindery/internal/server/natsrv"
 )
 
 // benchStream is the scratch stream of the raw publish measurement; its
@@ -35,6 +36,9 @@ type rawResult struct {
 	Seconds    float64      `json:"seconds"`
 	PerSecond  float64      `json:"per_second"`
 	Latency    benchLatency `json:"latency"`
+	// Synced is set when each ack waited for a group sync of the server's
+	// disk (--raw-sync-dir), as the server's own acks do by default.
+	Synced bool `json:"synced"`
 }
 
 // rawPublish measures how fast cfg.concurrency publishers, each waiting
@@ -86,7 +90,17 @@ func rawPublish(ctx context.Context, c *cli, cfg benchConfig) (*rawResult, error
 		return nil, err
 	}
 
-	fmt.Fprintf(c.stderr, "raw JetStream sync publish: %d publishers for %s\n", cfg.concurrency, cfg.rawFor)
+	// Under the group policy the server's acks reach Bindery only after a
+	// sync of its disk; raw publishes over TCP get no such wait, so the
+	// ceiling would be one no login can reach. The same wait, here.
+	var durable *natsrv.DirSyncer
+	if cfg.rawSyncDir != "" {
+		if durable, err = natsrv.NewDirSyncer(cfg.rawSyncDir); err != nil {
+			return nil, fmt.Errorf("--raw-sync-dir: %w", err)
+		}
+		defer durable.Close()
+	}
+	fmt.Fprintf(c.stderr, "raw JetStream sync publish: %d publishers for %s (each ack waits for a disk sync: %v)\n", cfg.concurrency, cfg.rawFor, durable != nil)
 	var n atomic.Int64
 	var failed atomic.Pointer[error] // the first publish error
 	perWorker := make([][]time.Duration, cfg.concurrency)
@@ -104,6 +118,12 @@ func rawPublish(ctx context.Context, c *cli, cfg benchConfig) (*rawResult, error
 				if _, err := js.Publish(ctx, subj, payload); err != nil {
 					failed.CompareAndSwap(nil, &err)
 					return
+				}
+				if durable != nil {
+					if err := durable.Wait(); err != nil {
+						failed.CompareAndSwap(nil, &err)
+						return
+					}
 				}
 				lat = append(lat, time.Since(t0))
 			}
@@ -126,5 +146,6 @@ func rawPublish(ctx context.Context, c *cli, cfg benchConfig) (*rawResult, error
 		Seconds:   math.Round(took.Seconds()*100) / 100,
 		PerSecond: math.Round(float64(len(all))/took.Seconds()*10) / 10,
 		Latency:   benchSummary(all),
+		Synced:    durable != nil,
 	}, nil
 }

@@ -162,10 +162,11 @@ func benchHintText(counts map[string]int, details benchSample) string {
 	return "\n" + strings.Join(h, "\n")
 }
 
-// Goals of the login path (issue 3): logins at least a quarter of the raw
-// publish rate, with p99 under 20 ms at that load.
+// Goals of the login path: logins at least 0.15 of the raw publish rate,
+// with p99 under 20 ms at that load (issue 14; issue 3 asked for 0.25,
+// above what a login's CPU allows on this kind of machine: ~0.2).
 const (
-	goalRatio = 0.25
+	goalRatio = 0.15
 	goalP99ms = 20
 )
 
@@ -189,8 +190,12 @@ func (r *benchResult) print(w io.Writer) {
 	fmt.Fprintf(w, "  wechat      %.1f code2session calls per user per minute at this rate (wxsim allows %d: a minute of it needs >= %d users)\n",
 		r.WeChatPerUserMinute, wxsimMinuteQuota, int(math.Ceil(r.PerSecond*60/wxsimMinuteQuota)))
 	if r.Raw != nil {
-		fmt.Fprintf(w, "  raw publish %d in %.2fs = %.1f/s (JetStream sync publish, %d publishers, stream %s, file storage, R%d; p50 %.2fms p99 %.2fms)\n",
-			r.Raw.Publishes, r.Raw.Seconds, r.Raw.PerSecond, r.Raw.Publishers, benchStream, r.Raw.Replicas, r.Raw.Latency.P50, r.Raw.Latency.P99)
+		synced := "acks not waiting for a disk sync"
+		if r.Raw.Synced {
+			synced = "each ack after a group sync of the disk, as the server's"
+		}
+		fmt.Fprintf(w, "  raw publish %d in %.2fs = %.1f/s (JetStream sync publish, %d publishers, stream %s, file storage, R%d, %s; p50 %.2fms p99 %.2fms)\n",
+			r.Raw.Publishes, r.Raw.Seconds, r.Raw.PerSecond, r.Raw.Publishers, benchStream, r.Raw.Replicas, synced, r.Raw.Latency.P50, r.Raw.Latency.P99)
 		verdict := func(ok bool) string {
 			if ok {
 				return "met"

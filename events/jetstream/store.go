@@ -138,9 +138,23 @@ type outMsg struct {
 // go out as one message (a plain publish) or one atomic batch, the claims
 // after the events.
 func (s *Store) Append(ctx context.Context, meta events.Meta, changes ...events.Change) ([]events.Record, error) {
-	p, err := events.Prepare(s.reg, meta, changes)
+	recs, msgs, err := s.build(ctx, meta, changes)
+	if err != nil || len(msgs) == 0 {
+		return nil, err
+	}
+	last, err := s.publish(ctx, msgs)
 	if err != nil {
 		return nil, err
+	}
+	return numbered(recs, msgs, last), nil
+}
+
+// build encodes the changes into the messages of one append: the events,
+// each expecting its aggregate's last sequence, then the claims.
+func (s *Store) build(ctx context.Context, meta events.Meta, changes []events.Change) ([]events.Record, []outMsg, error) {
+	p, err := events.Prepare(s.reg, meta, changes)
+	if err != nil {
+		return nil, nil, err
 	}
 	msgs := make([]outMsg, len(p.Records))
 	for i, r := range p.Records {
@@ -155,24 +169,20 @@ func (s *Store) Append(ctx context.Context, meta events.Meta, changes ...events.
 	}
 	claims, err := s.claimMessages(ctx, p.Claims)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	msgs = append(msgs, claims...)
-	if len(msgs) == 0 {
-		return nil, nil
-	}
-	last, err := s.publish(ctx, msgs)
-	if err != nil {
-		return nil, err
-	}
-	// An atomic batch is stored contiguously: the ack names its last
-	// sequence, the events come first and the claims after them.
+	return p.Records, append(msgs, claims...), nil
+}
+
+// numbered gives the records their sequences. An atomic batch is stored
+// contiguously: the ack names its last sequence, the events come first and
+// the claims after them.
+func numbered(recs []events.Record, msgs []outMsg, last uint64) []events.Record {
 	first := last - uint64(len(msgs)) + 1
-	recs := p.Records
 	for i := range recs {
 		recs[i].Sequence = first + uint64(i)
 	}
-	return recs, nil
+	return recs
 }
 
 // claimRecord is the payload stored on a claim subject.
@@ -293,8 +303,14 @@ func (s *Store) publish(ctx context.Context, msgs []outMsg) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("jetstream: publish: %w", err)
 	}
+	return parseAck(reply.Data)
+}
+
+// parseAck reads a publish acknowledgement: the stored sequence, or the
+// refusal (a stale expected sequence is events.ErrConflict).
+func parseAck(data []byte) (uint64, error) {
 	var ack pubAck
-	if err := json.Unmarshal(reply.Data, &ack); err != nil {
+	if err := json.Unmarshal(data, &ack); err != nil {
 		return 0, fmt.Errorf("jetstream: bad publish ack: %w", err)
 	}
 	if ack.Error != nil {

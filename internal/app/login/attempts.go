@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/bindery/bindery/domain/session"
 	dlogin "github.com/bindery/bindery/domain/login"
 	"github.com/bindery/bindery/events"
 )
@@ -81,5 +82,68 @@ func (c *core) fail(ctx context.Context, meta events.Meta, as attempts, accountI
 	})
 	if err != nil && !errors.Is(err, dlogin.ErrCodeUsed) {
 		c.Log.Warn("recording a failed login", "app", as.app, "err", err)
+	}
+}
+
+// succeed appends a successful login's outcome on its attempts, then the
+// session it starts. A store that pipelines (JetStream) gets both before
+// either answer is awaited: with the group sync policy they share one disk
+// sync instead of waiting for one each. A session stored beside an
+// outcome that did not stand (the code was spent meanwhile) is revoked at
+// once; its token is never handed out. Other stores append the session
+// only once the outcome stands.
+func (c *core) succeed(ctx context.Context, meta events.Meta, as attempts, session events.Change, outcome func(*dlogin.Attempt) ([]events.Event, error)) (recs, srecs []events.Record, err error) {
+	changes, err := as.changes(outcome)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, ok := c.Store.(events.Pipeliner)
+	if !ok {
+		if recs, err = c.Store.Append(ctx, meta, changes...); err != nil {
+			return nil, nil, codeUsed(err)
+		}
+		if srecs, err = c.Store.Append(ctx, meta, session); err != nil {
+			return nil, nil, err
+		}
+		return recs, srecs, nil
+	}
+	out, errs := p.AppendPipelined(ctx, meta, changes, []events.Change{session})
+	if errs[0] != nil {
+		if errs[1] == nil {
+			c.abandon(ctx, meta, out[1])
+		}
+		return nil, nil, codeUsed(errs[0])
+	}
+	if errs[1] != nil {
+		return nil, nil, errs[1]
+	}
+	return out[0], out[1], nil
+}
+
+// codeUsed names a conflict on a code's attempt: someone spent it first.
+func codeUsed(err error) error {
+	if errors.Is(err, events.ErrConflict) {
+		return dlogin.ErrCodeUsed
+	}
+	return err
+}
+
+// abandon revokes a session whose login did not stand, best effort: its
+// refresh token was never handed out, so nobody can use it either way;
+// the revocation keeps it out of the account's live sessions.
+func (c *core) abandon(ctx context.Context, meta events.Meta, srecs []events.Record) {
+	if len(srecs) == 0 {
+		return
+	}
+	first := srecs[0]
+	agg, _ := events.ParseSubject(first.Subject)
+	st := session.New(agg.ID)
+	for _, r := range srecs {
+		st.Apply(r)
+	}
+	last := srecs[len(srecs)-1]
+	ch := events.Change{Aggregate: agg, Expected: last.Sequence, PrevHash: last.Hash(), Events: st.Revoke(events.RevokeLoginRefused)}
+	if _, err := c.Store.Append(context.WithoutCancel(ctx), meta, ch); err != nil {
+		c.Log.Warn("revoking the session of a login that did not stand", "session", agg.ID, "err", err)
 	}
 }

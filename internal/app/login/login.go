@@ -49,6 +49,7 @@ type Deps struct {
 // core is what every handler shares: the dependencies, checked once.
 type core struct {
 	Deps
+	hints ownerHints // who held a candidate value when last looked (match.go)
 }
 
 // newCore checks what every handler needs, and what the handler named

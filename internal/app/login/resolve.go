@@ -22,16 +22,12 @@ const TicketPrefix = "bbt"
 // (with a new session), or a bind ticket, or account_not_found.
 func (c *core) resolve(ctx context.Context, meta events.Meta, a projections.App, p events.ProvenIdentity, as attempts, amr []string, phoneLogin bool) (Outcome, events.Position, error) {
 	cands := dlogin.Candidates(a.Kind, a.MatchRules, p)
-	accID, idx := "", -1
-	for i, cand := range cands {
-		owner, err := c.Store.Owner(ctx, cand.Kind, cand.Value)
-		if err != nil {
-			return Outcome{}, events.Position{}, err
-		}
-		if owner != "" {
-			accID, idx = owner, i
-			break
-		}
+	// Whether the account may log in is decided on its aggregate, fresh
+	// from the store, never on this replica's view, which may lag a
+	// disable made on another replica; match reads it with the claim.
+	accID, idx, st, err := c.match(ctx, cands)
+	if err != nil {
+		return Outcome{}, events.Position{}, err
 	}
 	now := c.Now()
 	rule := ""
@@ -55,13 +51,10 @@ func (c *core) resolve(ctx context.Context, meta events.Meta, a projections.App,
 		}
 		return c.pending(ctx, meta, a, p, as, now)
 	}
-	// Whether the account may log in is decided on its aggregate, fresh
-	// from the store, never on this replica's view, which may lag a
-	// disable made on another replica. With the cache current, the refresh
-	// is one subject-index lookup.
-	st, _, err := c.Accounts.Repo.Refresh(ctx, accID)
-	if err != nil {
-		return Outcome{}, events.Position{}, err
+	if st == nil { // matched by the verify source
+		if st, _, err = c.Accounts.Repo.Refresh(ctx, accID); err != nil {
+			return Outcome{}, events.Position{}, err
+		}
 	}
 	disabled := errors.Is(st.CanLogIn(), account.ErrDisabled)
 	if idx > 0 && !disabled {
@@ -97,16 +90,14 @@ func (c *core) resolve(ctx context.Context, meta events.Meta, a projections.App,
 	}
 	// Two appends, not one: a multi-message append is a JetStream atomic
 	// batch, which an R1 file stream stages on disk (~5 ms), and a
-	// returning user's login is the hot path. The attempt goes first and
-	// spends the code; a crash before the session is stored leaves a login
-	// without a session, and no token was handed out.
-	recs, err := c.record(ctx, meta, as, func(at *dlogin.Attempt) ([]events.Event, error) {
+	// returning user's login is the hot path. Both are sent before either
+	// answer is awaited (one disk sync for both under the group policy).
+	// The attempt spends the code: if it was spent meanwhile, the session
+	// stored beside it is revoked at once, and no token was handed out; a
+	// crash in between leaves a session whose token nobody ever got.
+	recs, srecs, err := c.succeed(ctx, meta, as, change, func(at *dlogin.Attempt) ([]events.Event, error) {
 		return at.Succeed(a.ID, accID, as.method, rule, change.Aggregate.ID)
 	})
-	if err != nil {
-		return Outcome{}, events.Position{}, err
-	}
-	srecs, err := c.Store.Append(ctx, meta, change)
 	if err != nil {
 		return Outcome{}, events.Position{}, err
 	}

@@ -141,17 +141,21 @@ func newDurableConn(c net.Conn, g *groupSync) *durableConn {
 const maxHeld = 1 << 20
 
 func (d *durableConn) drain() {
+	// One read buffer, and a chunk the size of what was read: most reads
+	// are an acknowledgement or a direct get's answer of a few hundred
+	// bytes, and a fresh 32 KiB buffer per read was a tenth of the
+	// garbage of a login.
+	buf := make([]byte, 32<<10)
 	for {
 		d.mu.Lock()
 		for d.held >= maxHeld && !d.closed {
 			d.cond.Wait()
 		}
 		d.mu.Unlock()
-		buf := make([]byte, 32<<10)
 		n, err := d.Conn.Read(buf)
 		d.mu.Lock()
 		if n > 0 {
-			d.chunks = append(d.chunks, durableChunk{data: buf[:n], ticket: d.g.ticket()})
+			d.chunks = append(d.chunks, durableChunk{data: append([]byte(nil), buf[:n]...), ticket: d.g.ticket()})
 			d.held += n
 		}
 		if err != nil {

@@ -52,3 +52,13 @@ func writeBytes() (int64, bool) {
 	}
 	return 0, false
 }
+
+// syncFSAlways is syncFS without the skip, for a directory that another
+// process writes to.
+func syncFSAlways(dir string) (sync func() error, closeFn func(), err error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	return func() error { return unix.Syncfs(int(f.Fd())) }, func() { f.Close() }, nil
+}
