@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 
-	"github.com/bindery/bindery/domain/session"
 	dlogin "github.com/bindery/bindery/domain/login"
+	"github.com/bindery/bindery/domain/session"
 	"github.com/bindery/bindery/events"
 )
 
