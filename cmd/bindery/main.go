@@ -32,7 +32,7 @@ func main() {
 }
 
 func run(mode string, args []string) error {
-	cfg, simAddr, err := loadConfig(mode, args)
+	cfg, addrs, err := loadConfig(mode, args)
 	if err != nil {
 		return oneLine(err)
 	}
@@ -42,7 +42,7 @@ func run(mode string, args []string) error {
 	defer stop()
 
 	if mode == "dev" {
-		return runDev(ctx, cfg, simAddr, log)
+		return runDev(ctx, cfg, addrs, log)
 	}
 	a, err := server.New(ctx, cfg, log)
 	if err != nil {

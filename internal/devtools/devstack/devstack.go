@@ -17,32 +17,52 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bindery/bindery/handlers"
 	"github.com/bindery/bindery/internal/devtools/demo"
+	"github.com/bindery/bindery/internal/devtools/webapp"
 	"github.com/bindery/bindery/internal/devtools/wxsim"
 	"github.com/bindery/bindery/internal/server"
 	"github.com/bindery/bindery/internal/server/config"
 )
 
 // DefaultSimAddr is where the simulator listens unless WXSIM_ADDR says
-// otherwise.
-const DefaultSimAddr = "127.0.0.1:8081"
+// otherwise; DefaultWebAppAddr the demo web app unless DEMO_WEBAPP_ADDR
+// does.
+const (
+	DefaultSimAddr    = "127.0.0.1:8081"
+	DefaultWebAppAddr = "127.0.0.1:8082"
+)
+
+// Addrs are where the dev stack's helpers listen.
+type Addrs struct {
+	Sim    string // the WeChat simulator (WXSIM_ADDR)
+	WebApp string // the demo web app (DEMO_WEBAPP_ADDR)
+}
 
 // LoadConfig reads the settings of `bindery dev`: those of the server in
 // dev mode (admin token "dev", a generated master key, one-time codes in
 // the log), with the WeChat API base pointing at the in-process simulator
 // unless BINDERY_WECHAT_API_BASE (or its flag) is set. It also returns
-// where the simulator listens (WXSIM_ADDR, default 127.0.0.1:8081).
-func LoadConfig(args []string, getenv func(string) string) (*config.Config, string, error) {
+// where the simulator (WXSIM_ADDR, default 127.0.0.1:8081) and the demo
+// web app (DEMO_WEBAPP_ADDR, default 127.0.0.1:8082) listen.
+func LoadConfig(args []string, getenv func(string) string) (*config.Config, Addrs, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	simAddr := getenv("WXSIM_ADDR")
-	if simAddr == "" {
-		simAddr = DefaultSimAddr
+	addrs := Addrs{Sim: getenv("WXSIM_ADDR"), WebApp: getenv("DEMO_WEBAPP_ADDR")}
+	if addrs.Sim == "" {
+		addrs.Sim = DefaultSimAddr
 	}
-	if _, _, err := net.SplitHostPort(simAddr); err != nil {
-		return nil, "", fmt.Errorf("WXSIM_ADDR: %q is not host:port", simAddr)
+	if addrs.WebApp == "" {
+		addrs.WebApp = DefaultWebAppAddr
 	}
+	if _, _, err := net.SplitHostPort(addrs.Sim); err != nil {
+		return nil, Addrs{}, fmt.Errorf("WXSIM_ADDR: %q is not host:port", addrs.Sim)
+	}
+	if _, _, err := net.SplitHostPort(addrs.WebApp); err != nil {
+		return nil, Addrs{}, fmt.Errorf("DEMO_WEBAPP_ADDR: %q is not host:port", addrs.WebApp)
+	}
+	simAddr := addrs.Sim
 	cfg, err := config.Load(args, func(k string) string {
 		if v := getenv(k); v != "" || k != "BINDERY_WECHAT_API_BASE" {
 			return v
@@ -50,9 +70,9 @@ func LoadConfig(args []string, getenv func(string) string) (*config.Config, stri
 		return "http://" + simAddr
 	}, true)
 	if err != nil {
-		return nil, "", err
+		return nil, Addrs{}, err
 	}
-	return cfg, simAddr, nil
+	return cfg, addrs, nil
 }
 
 // Stack is the running demo.
@@ -63,6 +83,8 @@ type Stack struct {
 	// Sim is the WeChat simulator, served at SimURL.
 	Sim    *wxsim.Server
 	SimURL string
+	// WebAppURL is the demo web app, which signs in through Bindery.
+	WebAppURL string
 	// Provisioned says whether this start wrote the demo app to Bindery
 	// (first start) or found it there.
 	Provisioned bool
@@ -71,6 +93,7 @@ type Stack struct {
 	log     *slog.Logger
 	api     *http.Server
 	sim     *http.Server
+	webapp  *http.Server
 	errc    chan error
 	stopped bool
 	// endRequests cancels the context of every request, so that long polls
@@ -84,7 +107,8 @@ type Stack struct {
 // from it by default (the issuer, the WeChat API base) follow the port
 // taken. cfg must be a dev-mode config (LoadConfig). On error nothing is
 // left running.
-func Start(ctx context.Context, cfg *config.Config, simAddr string, log *slog.Logger) (st *Stack, err error) {
+func Start(ctx context.Context, cfg *config.Config, addrs Addrs, log *slog.Logger) (st *Stack, err error) {
+	simAddr := addrs.Sim
 	if !cfg.Dev {
 		return nil, errors.New("devstack: the config is not in dev mode")
 	}
@@ -121,10 +145,19 @@ func Start(ctx context.Context, cfg *config.Config, simAddr string, log *slog.Lo
 	cfg.HTTPAddr = apiL.Addr().String()
 	st.URL = "http://" + cfg.HTTPAddr
 
+	webL, err := net.Listen("tcp", addrs.WebApp)
+	if err != nil {
+		apiL.Close()
+		return st, fmt.Errorf("DEMO_WEBAPP_ADDR: %w", err)
+	}
+	st.WebAppURL = "http://" + webL.Addr().String()
+
 	if st.App, err = server.New(ctx, cfg, log); err != nil {
 		apiL.Close()
+		webL.Close()
 		return st, err
 	}
+	st.App.API.HomeLinks = append(st.App.API.HomeLinks, handlers.HomeLink{Href: st.WebAppURL, Text: "The demo web app (signs in through Bindery with OpenID Connect)"})
 	st.api = st.App.NewHTTPServer()
 	base, endRequests := context.WithCancel(context.Background())
 	st.endRequests = endRequests
@@ -144,7 +177,30 @@ func Start(ctx context.Context, cfg *config.Config, simAddr string, log *slog.Lo
 		log.Warn("demo app not provisioned", "err", err)
 	}
 	st.Provisioned = res.Registered
+	if err := st.startWebApp(ctx, webL); err != nil {
+		return st, err
+	}
 	return st, nil
+}
+
+// startWebApp registers the demo web app as an OIDC client of the demo
+// mini-program app and serves it on l.
+func (st *Stack) startWebApp(ctx context.Context, l net.Listener) error {
+	secret, err := webapp.Provision(ctx, webapp.Target{
+		API: st.URL, AdminToken: st.cfg.AdminToken, App: demo.App, DataDir: st.cfg.DataDir, BaseURL: st.WebAppURL,
+	})
+	if err != nil {
+		l.Close()
+		return err
+	}
+	wa, err := webapp.New(ctx, webapp.Options{Issuer: st.cfg.Issuer, ClientSecret: secret, BaseURL: st.WebAppURL})
+	if err != nil {
+		l.Close()
+		return fmt.Errorf("demo web app: %w", err)
+	}
+	st.webapp = &http.Server{Handler: wa, ReadHeaderTimeout: 10 * time.Second}
+	go st.serve(st.webapp, l)
+	return nil
 }
 
 func (st *Stack) serve(srv *http.Server, l net.Listener) {
@@ -198,6 +254,7 @@ func (st *Stack) Banner(w io.Writer) {
 		"",
 		"  PC login page      " + st.URL + "/demo/pc",
 		"  Phone (mini prog.) " + st.URL + "/demo/phone",
+		"  Demo web app       " + st.WebAppURL + "   (\"Log in with the mini program\": OpenID Connect, client " + webapp.ClientID + ")",
 		"  API                " + st.URL + "   (OpenAPI: " + st.URL + "/openapi.yaml)",
 		"  Admin token        " + c.AdminToken + "   e.g. curl -H 'Authorization: Bearer " + c.AdminToken + "' " + st.URL + "/v1/apps/" + demo.App,
 		"  Demo app           " + demo.App + " (WeChat appid " + demo.WeChatAppID + ", match unionid > openid > phone, registers new users)",
@@ -228,6 +285,9 @@ func (st *Stack) Close(ctx context.Context) {
 	}
 	if st.sim != nil {
 		_ = st.sim.Shutdown(ctx)
+	}
+	if st.webapp != nil {
+		_ = st.webapp.Shutdown(ctx)
 	}
 	if st.App != nil {
 		st.App.Close()

@@ -27,7 +27,7 @@ func TestReadmeQuickStartHolds(t *testing.T) {
 	if !strings.Contains(readme, "A **position** (`"+want+"`)") {
 		t.Errorf("README does not explain the position %s it shows", want)
 	}
-	for _, s := range []string{"**8080**", "**8081**", "**4222**", "BINDERY_HTTP_ADDR=", "WXSIM_ADDR=", "BINDERY_NATS_LISTEN=", "first", "compiles"} {
+	for _, s := range []string{"**8080**", "**8081**", "**8082**", "**4222**", "BINDERY_HTTP_ADDR=", "WXSIM_ADDR=", "DEMO_WEBAPP_ADDR=", "BINDERY_NATS_LISTEN=", "first", "compiles"} {
 		if !strings.Contains(readme, s) {
 			t.Errorf("README lacks %q (ports and how to move them, the first run compiling)", s)
 		}

@@ -33,6 +33,7 @@ func startStackWith(t *testing.T, dir string, more map[string]string) (*Stack, *
 	env := map[string]string{
 		"BINDERY_HTTP_ADDR":   "127.0.0.1:0",
 		"WXSIM_ADDR":          "127.0.0.1:0",
+		"DEMO_WEBAPP_ADDR":    "127.0.0.1:0",
 		"BINDERY_DATA_DIR":    dir,
 		"BINDERY_NATS_LISTEN": "off",
 		"BINDERY_RATE_LIMIT":  "0",
@@ -40,7 +41,7 @@ func startStackWith(t *testing.T, dir string, more map[string]string) (*Stack, *
 	for k, v := range more {
 		env[k] = v
 	}
-	cfg, simAddr, err := LoadConfig(nil, func(k string) string { return env[k] })
+	cfg, addrs, err := LoadConfig(nil, func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +49,7 @@ func startStackWith(t *testing.T, dir string, more map[string]string) (*Stack, *
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	st, err := Start(ctx, cfg, simAddr, log)
+	st, err := Start(ctx, cfg, addrs, log)
 	if err != nil {
 		t.Fatalf("dev stack: %v\n%s", err, logs)
 	}
