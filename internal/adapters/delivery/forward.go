@@ -33,9 +33,18 @@ type envelopeHead struct {
 // (shutdown, or the poison queue unreachable) nacks the event, and then
 // every matching webhook gets it again later.
 func (f *Forwarder) forward(msg *message.Message) error {
-	ctx := msg.Context()
 	stream := msg.Metadata.Get(MetaStream)
 	seq, _ := strconv.ParseUint(msg.Metadata.Get(MetaSequence), 10, 64)
+	if !f.recent.begin(stream, seq) {
+		return nil // handed out again by a filter reset: delivered already
+	}
+	err := f.forwardOnce(msg, stream, seq)
+	f.recent.finish(stream, seq, err == nil)
+	return err
+}
+
+func (f *Forwarder) forwardOnce(msg *message.Message, stream string, seq uint64) error {
+	ctx := msg.Context()
 	_, name := events.ParseSubject(msg.Metadata.Get(MetaSubject))
 	var head envelopeHead
 	if err := json.Unmarshal(msg.Payload, &head); err != nil || name == "" {

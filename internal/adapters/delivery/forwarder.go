@@ -70,6 +70,7 @@ type Options struct {
 	AckWait         time.Duration // JetStream redelivers after this much silence [30s]
 	NakDelay        time.Duration // redelivery delay when an event could not be handled [5s]
 	ViewWait        time.Duration // how long to wait for the registrations to catch up with an event [30s]
+	FilterEvery     time.Duration // how often the consumers' event-type filters are checked against the registrations [200ms]
 	Replicas        int           // replicas of the poison-queue stream [1]
 	Client          *http.Client  // [a client that does not follow redirects]
 	Logger          *slog.Logger
@@ -93,6 +94,7 @@ func (o *Options) setDefaults() {
 	def(&o.AckWait, 30*time.Second)
 	def(&o.NakDelay, 5*time.Second)
 	def(&o.ViewWait, 30*time.Second)
+	def(&o.FilterEvery, 200*time.Millisecond)
 	if o.Jitter == 0 {
 		o.Jitter = 0.2
 	} else if o.Jitter < 0 {
@@ -150,6 +152,7 @@ func (o Options) Validate() error {
 type Registrations interface {
 	Get(id string) (projections.Webhook, bool)
 	Matching(eventName string) []projections.Webhook
+	List() []projections.Webhook
 }
 
 // Forwarder delivers events to webhooks.
@@ -166,6 +169,8 @@ type Forwarder struct {
 	sub    *Subscriber
 	done   chan struct{}
 	close  sync.Once
+	stop   context.CancelFunc // the filter watch
+	recent recentEvents       // what was forwarded lately (recent.go)
 
 	mu    sync.Mutex
 	lanes map[string]*lane
@@ -198,19 +203,24 @@ func (f *Forwarder) Start(ctx context.Context) error {
 		return err
 	}
 	sub, err := NewSubscriber(f.js, SubscriberConfig{
-		Durable: Durable, FilterSubject: events.SubjectPrefix + ">",
+		Durable: Durable, Existing: true,
 		AckWait: f.opts.AckWait, NakDelay: f.opts.NakDelay, MaxInFlight: f.opts.MaxInFlight, Logger: f.log,
 	})
 	if err != nil {
 		return err
 	}
-	// Create the consumers now, so a start-up problem fails Start and the
+	// Create the consumers now (filtered by the event types the webhooks
+	// want: filter.go), so a start-up problem fails Start and the
 	// consumers exist before the first command is served.
+	filter := filterSubjects(f.regs.List())
 	for _, st := range []string{bjs.HistoryStream, bjs.AuthLogStream} {
-		if _, err := sub.Consumer(ctx, st); err != nil {
+		if err := f.ensureConsumer(ctx, st, filter); err != nil {
 			return err
 		}
 	}
+	wctx, stop := context.WithCancel(context.Background())
+	f.stop = stop
+	go f.watchRegistrations(wctx, filter)
 	logger := watermill.NewSlogLoggerWithLevelMapping(f.log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 15 * time.Second}, logger)
 	if err != nil {
@@ -245,6 +255,7 @@ func (f *Forwarder) Close() error {
 		if f.router == nil {
 			return
 		}
+		f.stop()
 		err = f.router.Close()
 		<-f.done
 		if cerr := f.sub.Close(); cerr != nil {

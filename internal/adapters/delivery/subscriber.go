@@ -26,6 +26,9 @@ const (
 type SubscriberConfig struct {
 	Durable       string        // consumer name, the same on every stream
 	FilterSubject string        // which subjects of the stream
+	// Existing: the caller makes the consumers (and keeps their filters);
+	// Subscribe only looks them up, and FilterSubject is not used.
+	Existing bool
 	AckWait       time.Duration // redelivery after this much silence (kept alive while a handler works)
 	NakDelay      time.Duration // redelivery delay after a handler failed
 	MaxInFlight   int           // unacknowledged messages, per stream (the consumer's MaxAckPending)
@@ -57,7 +60,7 @@ func (c SubscriberConfig) Validate() error {
 	if c.Durable == "" {
 		errs = append(errs, errors.New("webhook subscriber: Durable is required"))
 	}
-	if c.FilterSubject == "" {
+	if c.FilterSubject == "" && !c.Existing {
 		errs = append(errs, errors.New("webhook subscriber: FilterSubject is required"))
 	}
 	if c.AckWait < time.Second {
@@ -129,7 +132,13 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 	if s.ctx.Err() != nil {
 		return nil, errors.New("webhook subscriber: closed")
 	}
-	cons, err := s.Consumer(ctx, topic)
+	var cons jetstream.Consumer
+	var err error
+	if s.cfg.Existing {
+		cons, err = s.js.Consumer(ctx, topic, s.cfg.Durable)
+	} else {
+		cons, err = s.Consumer(ctx, topic)
+	}
 	if err != nil {
 		return nil, err
 	}
