@@ -24,16 +24,16 @@ const (
 
 // SubscriberConfig shapes the durable consumers.
 type SubscriberConfig struct {
-	Durable       string        // consumer name, the same on every stream
-	FilterSubject string        // which subjects of the stream
+	Durable       string // consumer name, the same on every stream
+	FilterSubject string // which subjects of the stream
 	// Existing: the caller makes the consumers (and keeps their filters);
 	// Subscribe only looks them up, and FilterSubject is not used.
-	Existing bool
-	AckWait       time.Duration // redelivery after this much silence (kept alive while a handler works)
-	NakDelay      time.Duration // redelivery delay after a handler failed
-	MaxInFlight   int           // unacknowledged messages, per stream (the consumer's MaxAckPending)
-	FetchWait     time.Duration // how long one pull request stays open on the server
-	Logger        *slog.Logger
+	Existing    bool
+	AckWait     time.Duration // redelivery after this much silence (kept alive while a handler works)
+	NakDelay    time.Duration // redelivery delay after a handler failed
+	MaxInFlight int           // unacknowledged messages, per stream (the consumer's MaxAckPending)
+	FetchWait   time.Duration // how long one pull request stays open on the server
+	Logger      *slog.Logger
 }
 
 func (c *SubscriberConfig) setDefaults() {
