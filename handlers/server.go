@@ -99,6 +99,12 @@ type Deps struct {
 	// page (oidclogin.go).
 	OIDC   OIDCProvider
 	SignIn *appoidc.SignIn
+	// AdminAccess lets the admin API take, besides admin tokens, the
+	// access tokens the OpenID Provider issued to AdminClient (the
+	// console) for an account holding bindery:admin (admin_access.go);
+	// nil: admin tokens only.
+	AdminAccess AdminAccessTokens
+	AdminClient string
 }
 
 // Server is the HTTP API.
@@ -255,7 +261,8 @@ func adminTokens(single string, named map[string]string) []adminToken {
 const adminNameKey = "bindery.admin_name"
 
 // admin checks the bearer admin token in constant time against every
-// named token, and remembers the name for the events' actor. A client
+// named token, and remembers the name for the events' actor; a web app
+// access token goes to adminByAccessToken instead. A client
 // address with too many failures gets 429 before its token is looked at.
 func (s *Server) admin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -273,6 +280,9 @@ func (s *Server) admin(next echo.HandlerFunc) echo.HandlerFunc {
 			if subtle.ConstantTimeCompare(given[:], a.hash[:]) == 1 {
 				name = a.name
 			}
+		}
+		if ok && name == "" && s.AdminAccess != nil && oidcAccessToken(c) {
+			return s.adminByAccessToken(c, tok, next)
 		}
 		if !ok || name == "" {
 			s.adminFails.allow(c.Request(), now)
@@ -297,9 +307,14 @@ func (s *Server) meta(c echo.Context, actor string) events.Meta {
 	return events.Meta{Actor: actor, RequestID: c.Response().Header().Get(echo.HeaderXRequestID), Time: s.Now()}
 }
 
-// adminMeta attributes a command to the admin token by its name
-// (admin:<name>), never by anything derived from the token.
+// adminMeta attributes a command to the administrator's account
+// (account:<id>) when an access token let the request in, else to the
+// admin token by its name (admin:<name>), never to anything derived from
+// the token.
 func (s *Server) adminMeta(c echo.Context) events.Meta {
+	if actor, _ := c.Get(adminActorKey).(string); actor != "" {
+		return s.meta(c, actor)
+	}
 	name, _ := c.Get(adminNameKey).(string)
 	if name == "" {
 		name = "admin"

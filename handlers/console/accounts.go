@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bindery/bindery/domain/role"
 	"github.com/bindery/bindery/events"
 	"github.com/bindery/bindery/handlers"
 	"github.com/bindery/bindery/internal/audit"
@@ -168,57 +167,65 @@ func (c *Console) confirmAccount(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) disable(w http.ResponseWriter, r *http.Request) {
-	c.command(w, r, "disabled", func(id string) (events.Position, error) {
-		return c.Accounts.Disable(r.Context(), c.meta(w, r), id)
-	})
+	c.command(w, r, "disabled", "POST", "/disable", nil)
 }
 
 func (c *Console) enable(w http.ResponseWriter, r *http.Request) {
-	c.command(w, r, "enabled", func(id string) (events.Position, error) {
-		return c.Accounts.Enable(r.Context(), c.meta(w, r), id)
-	})
+	c.command(w, r, "enabled", "POST", "/enable", nil)
 }
 
 func (c *Console) grant(w http.ResponseWriter, r *http.Request) {
-	c.command(w, r, "granted", func(id string) (events.Position, error) {
-		_, pos, err := c.Grants.Grant(r.Context(), c.meta(w, r), id, role.Grant{Role: r.PostFormValue("role"), Org: r.PostFormValue("org")})
-		return pos, err
-	})
+	c.command(w, r, "granted", "POST", "/roles", map[string]string{"role": r.PostFormValue("role"), "org": r.PostFormValue("org")})
 }
 
 func (c *Console) revoke(w http.ResponseWriter, r *http.Request) {
-	c.command(w, r, "revoked", func(id string) (events.Position, error) {
-		return c.Grants.Revoke(r.Context(), c.meta(w, r), id, role.Grant{Role: r.PostFormValue("role"), Org: r.PostFormValue("org")})
-	})
+	path := "/roles/" + url.PathEscape(r.PostFormValue("role"))
+	if org := r.PostFormValue("org"); org != "" {
+		path += "?org=" + url.QueryEscape(org)
+	}
+	c.command(w, r, "revoked", "DELETE", path, nil)
 }
 
 func (c *Console) revokeSession(w http.ResponseWriter, r *http.Request) {
-	if c.Sessions == nil {
-		c.fail(w, r, http.StatusNotFound, "No sessions", "Sessions are not available on this server.")
-		return
-	}
-	c.command(w, r, "session-revoked", func(id string) (events.Position, error) {
-		return c.Sessions.RevokeByID(r.Context(), c.meta(w, r), id, r.PostFormValue("session"))
-	})
+	c.command(w, r, "session-revoked", "DELETE", "/sessions/"+url.PathEscape(r.PostFormValue("session")), nil)
 }
 
-// command runs one account command and goes back to the account's page
-// with a notice (post/redirect/get), waiting for the views to show it.
-func (c *Console) command(w http.ResponseWriter, r *http.Request, done string, run func(id string) (events.Position, error)) {
+// command runs one admin API request on the account (method, the path
+// under /v1/accounts/{id}) and goes back to the account's page with a
+// notice (post/redirect/get), waiting for the views to show it.
+func (c *Console) command(w http.ResponseWriter, r *http.Request, done, method, sub string, body any) {
 	acc, ok := c.lookup(w, r)
 	if !ok {
 		return
 	}
-	pos, err := run(acc.ID)
+	if c.act(w, r, method, "/v1/accounts/"+acc.ID+sub, body) {
+		http.Redirect(w, r, "/console/accounts/"+acc.ID+"?done="+done, http.StatusSeeOther)
+	}
+}
+
+// act runs one admin API request as the administrator and waits until the
+// views show it; on failure it shows the API's problem and answers false.
+// A 401 means the administrator's sign-in ended: the console session ends
+// with it.
+func (c *Console) act(w http.ResponseWriter, r *http.Request, method, path string, body any) bool {
+	pos, err := c.call(r, method, path, body, nil)
 	if err == nil {
 		err = c.waitFor(r, pos)
 	}
-	if err != nil {
-		_, status := handlers.ProblemOf(err)
-		c.fail(w, r, status, "Not done", message(err))
-		return
+	if err == nil {
+		return true
 	}
-	http.Redirect(w, r, "/console/accounts/"+acc.ID+"?done="+done, http.StatusSeeOther)
+	status := http.StatusServiceUnavailable
+	if ae, ok := err.(*apiError); ok {
+		status = ae.Status
+	}
+	if status == http.StatusUnauthorized {
+		c.setCookie(w, cookieName, "", -1)
+		c.fail(w, r, status, "Signed out", "Your sign-in has ended ("+message(err)+"): sign in again.")
+		return false
+	}
+	c.fail(w, r, status, "Not done", message(err))
+	return false
 }
 
 // waitFor lets the views reach a command's position, so that the page the
@@ -235,6 +242,9 @@ func (c *Console) waitFor(r *http.Request, pos events.Position) error {
 // message is what a page says of an error: the problem's message and
 // code, as the API would answer it (never an internal error's details).
 func message(err error) string {
+	if ae, ok := err.(*apiError); ok {
+		return ae.Detail + " (" + ae.Code + ")"
+	}
 	de, _ := handlers.ProblemOf(err)
 	return de.Message + " (" + de.Code + ")"
 }

@@ -15,57 +15,40 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bindery/bindery/domain/role"
-	"github.com/bindery/bindery/events"
 	"github.com/bindery/bindery/internal/adapters/delivery"
+	"github.com/bindery/bindery/internal/app/authz"
 	"github.com/bindery/bindery/internal/audit"
 	"github.com/bindery/bindery/internal/server/metrics"
 	"github.com/bindery/bindery/projections"
 )
 
 // AdminPermission is what an account must hold to use the console.
-const AdminPermission = "bindery:admin"
+const AdminPermission = authz.AdminPermission
 
-// AccountCommands are the account use cases the console runs.
-type AccountCommands interface {
-	Disable(ctx context.Context, meta events.Meta, id string) (events.Position, error)
-	Enable(ctx context.Context, meta events.Meta, id string) (events.Position, error)
-}
-
-// GrantCommands are the role-grant use cases the console runs.
-type GrantCommands interface {
-	Grant(ctx context.Context, meta events.Meta, accountID string, g role.Grant) (bool, events.Position, error)
-	Revoke(ctx context.Context, meta events.Meta, accountID string, g role.Grant) (events.Position, error)
-}
-
-// SessionCommands end an account's session families.
-type SessionCommands interface {
-	RevokeByID(ctx context.Context, meta events.Meta, accountID, sessionID string) (events.Position, error)
-}
-
-// Deliveries is the webhook forwarder's poison queue.
+// Deliveries is the webhook forwarder's poison queue (read here; the
+// redelivery goes through the admin API).
 type Deliveries interface {
 	Failed(ctx context.Context, id string, limit int) ([]delivery.Parked, bool, error)
-	Redeliver(ctx context.Context, id string, eventIDs []string) (delivery.RedeliverResult, error)
 }
 
 // Deps are what the pages read and run. Nil features show as absent.
 type Deps struct {
-	Accounts   AccountCommands
-	Grants     GrantCommands
-	Sessions   SessionCommands
-	AccountsV  *projections.Accounts
-	AuthzV     *projections.Authz
-	AppsV      *projections.Apps
-	WebhooksV  *projections.Webhooks
-	Deliveries Deliveries
-	Audit      *audit.Service
-	Engine     *projections.Engine
-	Metrics    *metrics.Metrics
-	// SignIn signs administrators in (the OIDC client of Bindery's own
-	// OpenID Provider); nil: sign-in is unavailable and the console says so.
-	SignIn SignIn
-	// Key signs the session cookie (derived from the master key).
+	// API is the admin API: every action of the console is its request,
+	// made with the signed-in administrator's access token (api.go).
+	API          http.Handler
+	AccountsV    *projections.Accounts
+	AuthzV       *projections.Authz
+	AppsV        *projections.Apps
+	WebhooksV    *projections.Webhooks
+	OIDCClientsV *projections.OIDCClients
+	Deliveries   Deliveries
+	Audit        *audit.Service
+	Engine       *projections.Engine
+	Metrics      *metrics.Metrics
+	// SignIn signs administrators in: the OIDC client of Bindery's own
+	// OpenID Provider (oidc.go); nil: sign-in is unavailable.
+	SignIn *OIDC
+	// Key seals the console's cookies (derived from the master key).
 	Key    []byte
 	Secure bool // cookies only over https
 	Now    func() time.Time
@@ -206,20 +189,6 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 // fail renders an error page.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
 	c.render(w, r, status, "error", page{Title: title, Data: msg})
-}
-
-// meta names the signed-in administrator as the actor of the events a
-// console action appends.
-func (c *Console) meta(w http.ResponseWriter, r *http.Request) events.Meta {
-	actor := "console"
-	if a := adminOf(r); a != nil {
-		actor = "account:" + a.ID
-	}
-	rid := w.Header().Get("X-Request-Id")
-	if rid == "" {
-		rid = randomHex(8)
-	}
-	return events.Meta{Actor: actor, RequestID: rid, Time: c.Now()}
 }
 
 func randomHex(n int) string {

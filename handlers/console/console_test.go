@@ -2,56 +2,25 @@ package console_test
 
 import (
 	"bufio"
-	"context"
-	"errors"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/bindery/bindery/internal/crypto/hostcode"
 	"github.com/bindery/bindery/internal/devtools/testenv"
-	"github.com/bindery/bindery/internal/server"
 )
-
-// stubSignIn stands in for the OIDC client of Bindery's OpenID Provider,
-// which does not exist yet: it proves whichever account the test names,
-// with the state round trip a provider makes. It tests the console's
-// pages and session, not its sign-in.
-type stubSignIn struct {
-	mu      sync.Mutex
-	account string
-}
-
-func (s *stubSignIn) as(id string) { s.mu.Lock(); s.account = id; s.mu.Unlock() }
-
-func (s *stubSignIn) Start(w http.ResponseWriter, r *http.Request, state string) {
-	http.Redirect(w, r, "/console/signin/callback?state="+url.QueryEscape(state), http.StatusSeeOther)
-}
-
-func (s *stubSignIn) Finish(_ context.Context, r *http.Request, state string) (string, error) {
-	if r.URL.Query().Get("state") != state {
-		return "", errors.New("state mismatch")
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.account, nil
-}
 
 type browser struct {
 	t   *testing.T
 	env *testenv.Env
-	c   *http.Client
+	*testenv.Browser
 }
 
 func newBrowser(t *testing.T, env *testenv.Env) *browser {
-	jar, _ := cookiejar.New(nil)
-	return &browser{t: t, env: env, c: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
+	return &browser{t: t, env: env, Browser: env.NewBrowser()}
 }
 
 type answer struct {
@@ -63,25 +32,8 @@ type answer struct {
 
 func (b *browser) do(method, path string, form url.Values) answer {
 	b.t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequest(method, b.env.URL+path, body)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Origin", b.env.URL)
-	}
-	resp, err := b.c.Do(req)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return answer{resp.StatusCode, resp.Request.URL.Path, resp.Header, string(data)}
+	p := b.Do(method, path, form)
+	return answer{p.Status, p.URL.Path, p.Header, p.Body}
 }
 
 func (b *browser) get(path string) answer { b.t.Helper(); return b.do("GET", path, nil) }
@@ -97,10 +49,31 @@ func csrfOf(t *testing.T, a answer) string {
 	return m[1]
 }
 
-func (b *browser) signIn(stub *stubSignIn, id string) answer {
+// signIn signs the browser in to the console as the mini-program user
+// holding idToken: the console sends it to Bindery's hosted login page,
+// the user scans and confirms its QR code through the API, and the browser
+// follows the redirects back (start is /console/signin/start?…).
+func (b *browser) signIn(start, idToken string) answer {
 	b.t.Helper()
-	stub.as(id)
-	return b.get("/console/signin/start?next=/console")
+	p := b.Get(start)
+	if p.URL.Path == "/oidc/login" {
+		p = b.SignInQR(p, idToken)
+	}
+	return answer{p.Status, p.URL.Path, p.Header, p.Body}
+}
+
+const hostSecret = "host-secret-0123456789"
+
+// hostUser logs the host app's user externalID in through app (a
+// mini-program user) and answers the login's answer.
+func hostUser(t *testing.T, env *testenv.Env, app, externalID string) map[string]any {
+	t.Helper()
+	login := env.Do("POST", "/v1/apps/"+app+"/login/code", `{"code":"`+hostcode.Mint([]byte(hostSecret), externalID, time.Now().Add(time.Minute), hostcode.NewNonce())+`"}`)
+	if login.Status != 200 || login.Map(t)["status"] != "OK" {
+		t.Fatalf("host login %s: %d %s", externalID, login.Status, login.Body)
+	}
+	env.Admin("GET", "/v1/accounts?q=x&min_position="+url.QueryEscape(login.Header.Get("X-Bindery-Position")), nil)
+	return login.Map(t)
 }
 
 func create(t *testing.T, env *testenv.Env, body string) string {
@@ -127,16 +100,15 @@ func admin(t *testing.T, env *testenv.Env, method, path, body string) testenv.Re
 // answer carries the strict CSP, and an account without bindery:admin is
 // refused (at sign-in, and at once when its grant is revoked).
 func TestConsolePagesAndActions(t *testing.T) {
-	stub := &stubSignIn{}
-	env := testenv.Start(t, "", nil, server.WithConsoleSignIn(stub))
-	ada := create(t, env, `{"display_name":"Ada Admin","username":"ada"}`)
+	env := testenv.Start(t, "", nil)
+	ada := create(t, env, `{"display_name":"Ada Admin","username":"ada","external_id":"A1"}`)
 	bob := create(t, env, `{"display_name":"Bob Lee","phone":"+8613800138001","email":"bob@example.com","external_id":"E7"}`)
 	admin(t, env, "PUT", "/v1/roles/console-admin", `{"permissions":["bindery:admin"]}`)
 	admin(t, env, "PUT", "/v1/roles/seller", `{"permissions":["report:read"]}`)
 	admin(t, env, "PUT", "/v1/orgs/hq", `{"name":"Headquarters"}`)
 	admin(t, env, "PUT", "/v1/orgs/sales", `{"name":"Sales","parent":"hq"}`)
 	admin(t, env, "POST", "/v1/orgs/sales/members", `{"account_id":"`+bob+`"}`)
-	admin(t, env, "PUT", "/v1/apps/crm", `{"name":"CRM","kind":"host","host":{"secret":"host-secret-0123456789"}}`)
+	admin(t, env, "PUT", "/v1/apps/crm", `{"name":"CRM","kind":"host","host":{"secret":"`+hostSecret+`"}}`)
 	admin(t, env, "PUT", "/v1/webhooks/erp", `{"url":"http://127.0.0.1:1/hook","secret":"webhook-secret-0123456789","events":["role_granted"]}`)
 	pos := admin(t, env, "POST", "/v1/accounts/"+ada+"/roles", `{"role":"console-admin"}`).Header.Get("X-Bindery-Position")
 	env.Admin("GET", "/v1/accounts/"+ada+"?min_position="+url.QueryEscape(pos), nil)
@@ -147,14 +119,19 @@ func TestConsolePagesAndActions(t *testing.T) {
 		t.Fatalf("signed out: %d at %s", a.status, a.url)
 	}
 	// Bob holds no bindery:admin: refused, with no session.
-	if a := b.signIn(stub, bob); a.status != http.StatusForbidden || !strings.Contains(a.body, "does not hold the permission") {
+	bobIDToken := hostUser(t, env, "crm", "E7")["id_token"].(string)
+	if a := b.signIn("/console/signin/start?next=/console", bobIDToken); a.status != http.StatusForbidden || !strings.Contains(a.body, "does not hold the permission") {
 		t.Fatalf("bob's sign-in: %d %s", a.status, a.body)
 	}
 	if a := b.get("/console"); a.url != "/console/signin" {
 		t.Fatalf("bob got a session: %s", a.url)
 	}
-	// Ada gets in.
-	a := b.signIn(stub, ada)
+	// Signing in again in this browser is Bob again at once (single
+	// sign-on, no scan); "another account" asks for a new scan: Ada's.
+	if a := b.get("/console/signin/start"); a.status != http.StatusForbidden {
+		t.Fatalf("bob's second sign-in: %d at %s", a.status, a.url)
+	}
+	a := b.signIn("/console/signin/start?switch=1&next=/console", hostUser(t, env, "crm", "A1")["id_token"].(string))
 	if a.status != 200 || a.url != "/console" || !strings.Contains(a.body, "Logins per minute") || !strings.Contains(a.body, "Ada Admin") {
 		t.Fatalf("ada's sign-in: %d at %s\n%s", a.status, a.url, a.body)
 	}
@@ -238,7 +215,7 @@ func TestConsolePagesAndActions(t *testing.T) {
 	req, _ := http.NewRequest("POST", env.URL+"/console/accounts/"+bob+"/enable", strings.NewReader("csrf="+csrfOf(t, confirm)))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", "https://evil.example")
-	if resp, err := b.c.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+	if resp, err := b.C.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("cross-origin post: %v %v", resp.StatusCode, err)
 	}
 	if a := b.do("POST", "/console/accounts/"+bob+"/enable", url.Values{"csrf": {csrfOf(t, confirm)}}); !strings.Contains(a.body, "The account is enabled.") {
@@ -248,12 +225,7 @@ func TestConsolePagesAndActions(t *testing.T) {
 	// Bob logs in through the host app; the console lists the session and
 	// revokes it (confirmed); his next refresh is refused, and the
 	// timeline's session_revoked names Ada's account.
-	login := env.Do("POST", "/v1/apps/crm/login/code", `{"code":"`+hostcode.Mint([]byte("host-secret-0123456789"), "E7", time.Now().Add(time.Minute), hostcode.NewNonce())+`"}`)
-	if login.Status != 200 || login.Map(t)["status"] != "OK" {
-		t.Fatalf("host login: %d %s", login.Status, login.Body)
-	}
-	sessionToken := login.Map(t)["session_token"].(string)
-	env.Admin("GET", "/v1/accounts/"+bob+"?min_position="+url.QueryEscape(login.Header.Get("X-Bindery-Position")), nil)
+	sessionToken := hostUser(t, env, "crm", "E7")["session_token"].(string)
 	var sid string
 	testenv.Eventually(t, 10*time.Second, func() bool {
 		m := regexp.MustCompile(`action=revoke-session&amp;session=([A-Za-z0-9_-]+)`).FindStringSubmatch(b.get("/console/accounts/" + bob).body)
@@ -312,17 +284,18 @@ func TestConsolePagesAndActions(t *testing.T) {
 	}
 }
 
-// A server without an OpenID Provider says that sign-in is unavailable,
-// rather than letting anyone in.
-func TestConsoleWithoutSignIn(t *testing.T) {
+// With no app registered there is no mini program to scan with: sign-in
+// says so (console_app_missing) rather than letting anyone in; a forged or
+// foreign cookie is no session.
+func TestConsoleWithoutApp(t *testing.T) {
 	env := testenv.Start(t, "", nil)
 	b := newBrowser(t, env)
 	a := b.get("/console")
-	if a.url != "/console/signin" || !strings.Contains(a.body, "Sign-in is not available on this server yet") {
+	if a.url != "/console/signin" || !strings.Contains(a.body, "Sign in with the mini program") {
 		t.Fatalf("%d at %s: %s", a.status, a.url, a.body)
 	}
-	if a := b.get("/console/signin/start"); a.status != http.StatusServiceUnavailable {
-		t.Fatalf("start: %d", a.status)
+	if a := b.get("/console/signin/start"); a.status != http.StatusServiceUnavailable || !strings.Contains(a.body, "console_app_missing") {
+		t.Fatalf("start: %d %s", a.status, a.body)
 	}
 	if a := b.get("/console/signin/callback?state=x"); a.status != http.StatusBadRequest {
 		t.Fatalf("callback: %d", a.status)
@@ -335,7 +308,7 @@ func TestConsoleWithoutSignIn(t *testing.T) {
 	}
 	// A forged cookie is no session.
 	u, _ := url.Parse(env.URL + "/console")
-	b.c.Jar.SetCookies(u, []*http.Cookie{{Name: "bindery_console", Value: "eyJhIjoieCIsImUiOjk5OTk5OTk5OTksImMiOiJ4In0.AAAA", Path: "/console"}})
+	b.C.Jar.SetCookies(u, []*http.Cookie{{Name: "bindery_console", Value: "eyJhIjoieCIsImUiOjk5OTk5OTk5OTksImMiOiJ4In0.AAAA", Path: "/console"}})
 	if a := b.get("/console"); a.url != "/console/signin" {
 		t.Fatalf("forged cookie: %s", a.url)
 	}

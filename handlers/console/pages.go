@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
 
 	"github.com/bindery/bindery/internal/adapters/delivery"
@@ -110,8 +111,7 @@ func (c *Console) redeliver(w http.ResponseWriter, r *http.Request) {
 			ids = append(ids, p.EventID)
 		}
 	}
-	if _, err := c.Deliveries.Redeliver(r.Context(), id, ids); err != nil {
-		c.fail(w, r, http.StatusBadRequest, "Not done", message(err))
+	if !c.act(w, r, "POST", "/v1/webhooks/"+url.PathEscape(id)+"/redeliver", map[string][]string{"event_ids": ids}) {
 		return
 	}
 	http.Redirect(w, r, "/console/webhooks?done=redelivered", http.StatusSeeOther)

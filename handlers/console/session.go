@@ -2,11 +2,7 @@ package console
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -16,32 +12,32 @@ import (
 	"github.com/bindery/bindery/projections"
 )
 
-// SignIn is how an administrator proves who they are. The console's one
-// implementation is meant to be an OIDC client of Bindery's own OpenID
-// Provider (SPEC §7, §9: the QR page, confirmed with the mini program);
-// until that provider exists the server passes none, and the sign-in page
-// says that sign-in is unavailable.
-type SignIn interface {
-	// Start sends the browser to the provider; state comes back to
-	// Finish and must be checked there.
-	Start(w http.ResponseWriter, r *http.Request, state string)
-	// Finish completes the sign-in from the provider's redirect and
-	// answers the account id it proved.
-	Finish(ctx context.Context, r *http.Request, state string) (accountID string, err error)
-}
-
 const (
 	cookieName  = "bindery_console"
 	stateCookie = "bindery_console_state"
-	sessionTTL  = 8 * time.Hour
+	// renewBefore: a page asked for this close to the access token's
+	// expiry first renews the sign-in (without a scan while the browser
+	// session of single sign-on lasts), so that its forms still work.
+	renewBefore = 3 * time.Minute
 )
 
-// session is the signed cookie's content: who, until when, and the CSRF
+// session is the sealed cookie's content: who, the access token the
+// console calls the admin API with and when it expires, and the CSRF
 // token every form of that session carries.
 type session struct {
-	Account string `json:"a"`
-	Expires int64  `json:"e"`
-	CSRF    string `json:"c"`
+	Account     string `json:"a"`
+	AccessToken string `json:"t"`
+	Expires     int64  `json:"e"`
+	CSRF        string `json:"c"`
+}
+
+// signinState is the sealed state cookie of one sign-in round trip.
+type signinState struct {
+	State    string `json:"s"`
+	Nonce    string `json:"n"`
+	Verifier string `json:"v"`
+	Next     string `json:"x"`
+	Expires  int64  `json:"e"`
 }
 
 type ctxKey int
@@ -61,53 +57,30 @@ func adminOf(r *http.Request) *projections.Account {
 	return a
 }
 
-func (c *Console) sign(data []byte) string {
-	m := hmac.New(sha256.New, c.Key)
-	m.Write([]byte("console session v1\x00"))
-	m.Write(data)
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-func (c *Console) encodeSession(s session) string {
-	raw, _ := json.Marshal(s)
-	return base64.RawURLEncoding.EncodeToString(raw) + "." + c.sign(raw)
-}
-
-func (c *Console) decodeSession(v string) (*session, bool) {
-	body, mac, ok := strings.Cut(v, ".")
-	if !ok || len(c.Key) == 0 {
-		return nil, false
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(body)
-	if err != nil || subtle.ConstantTimeCompare([]byte(mac), []byte(c.sign(raw))) != 1 {
-		return nil, false
-	}
+func (c *Console) readSession(r *http.Request) (*session, bool) {
+	ck, err := r.Cookie(cookieName)
 	var s session
-	if json.Unmarshal(raw, &s) != nil || s.Account == "" || s.CSRF == "" || c.Now().Unix() >= s.Expires {
+	if err != nil || !c.open(cookieName, ck.Value, &s) || s.Account == "" || s.CSRF == "" || s.AccessToken == "" ||
+		!c.Now().Before(time.Unix(s.Expires, 0)) {
 		return nil, false
 	}
 	return &s, true
 }
 
-func (c *Console) setCookie(w http.ResponseWriter, name, value string, maxAge int) {
-	http.SetCookie(w, &http.Cookie{
-		Name: name, Value: value, Path: "/console", MaxAge: maxAge,
-		HttpOnly: true, Secure: c.Secure, SameSite: http.SameSiteStrictMode,
-	})
+// isAdmin says whether the account may use the console now.
+func (c *Console) isAdmin(id string) (projections.Account, bool) {
+	acc, found := c.AccountsV.Get(id)
+	return acc, found && acc.Status == account.StatusActive && c.AuthzV.Allowed(acc.ID, AdminPermission, "")
 }
 
 // admin lets a request through only with a valid session of an account
 // that still exists, is active and holds bindery:admin (checked on every
 // request: a revoked grant ends console access at once); a POST must also
-// carry the session's CSRF token and come from this origin.
+// carry the session's CSRF token and come from this origin. A page asked
+// for shortly before the session's access token expires renews it first.
 func (c *Console) admin(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		ck, err := r.Cookie(cookieName)
-		var s *session
-		ok := err == nil
-		if ok {
-			s, ok = c.decodeSession(ck.Value)
-		}
+		s, ok := c.readSession(r)
 		if !ok {
 			if r.Method == http.MethodGet {
 				http.Redirect(w, r, "/console/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
@@ -116,10 +89,14 @@ func (c *Console) admin(next http.HandlerFunc) http.HandlerFunc {
 			c.fail(w, r, http.StatusUnauthorized, "Signed out", "Your console session has ended: sign in again.")
 			return
 		}
-		acc, found := c.AccountsV.Get(s.Account)
-		if !found || acc.Status != account.StatusActive || !c.AuthzV.Allowed(acc.ID, AdminPermission, "") {
+		acc, ok := c.isAdmin(s.Account)
+		if !ok {
 			c.setCookie(w, cookieName, "", -1)
 			c.refuse(w, r)
+			return
+		}
+		if r.Method == http.MethodGet && c.Now().Add(renewBefore).After(time.Unix(s.Expires, 0)) && !strings.HasPrefix(r.URL.Path, "/console/audit/export") {
+			http.Redirect(w, r, "/console/signin/start?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
 		if r.Method == http.MethodPost {
@@ -172,47 +149,69 @@ func safeNext(v string) string {
 	return v
 }
 
+// signinStart sends the browser to Bindery's authorization endpoint with
+// a fresh state, nonce and PKCE verifier, sealed in the state cookie.
 func (c *Console) signinStart(w http.ResponseWriter, r *http.Request) {
 	if c.SignIn == nil {
-		c.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "This server has no OpenID Provider to sign in with yet.")
+		c.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "This server has no OpenID Provider to sign in with.")
 		return
 	}
-	state := randomHex(16)
-	c.setCookie(w, stateCookie, c.encodeSession(session{Account: safeNext(r.URL.Query().Get("next")), Expires: c.Now().Add(10 * time.Minute).Unix(), CSRF: state}), 600)
-	c.SignIn.Start(w, r, state)
+	st := signinState{
+		State: randomHex(16), Nonce: randomHex(16), Verifier: newVerifier(),
+		Next: safeNext(r.URL.Query().Get("next")), Expires: c.Now().Add(10 * time.Minute).Unix(),
+	}
+	// switch=1 (the refusal page's "another account") asks for a new
+	// scan even if this browser is signed in to Bindery.
+	to, err := c.SignIn.AuthURL(r.Context(), st.State, st.Nonce, st.Verifier, r.URL.Query().Get("switch") == "1")
+	if err != nil {
+		c.Logger.Warn("console sign-in cannot start", "err", err)
+		c.fail(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", message(err))
+		return
+	}
+	c.setCookie(w, stateCookie, c.seal(stateCookie, st), 600)
+	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
-// signinCallback finishes the provider's round trip: the state cookie
-// must match, and only an active account holding bindery:admin gets a
-// session; anyone else sees the refusal page.
+// signinCallback finishes the provider's round trip: the state must match
+// the state cookie's, the code is exchanged with its PKCE verifier and the
+// id_token verified with its nonce; only an active account holding
+// bindery:admin gets a session, anyone else sees the refusal page.
 func (c *Console) signinCallback(w http.ResponseWriter, r *http.Request) {
 	ck, err := r.Cookie(stateCookie)
-	var st *session
-	ok := err == nil && c.SignIn != nil
-	if ok {
-		st, ok = c.decodeSession(ck.Value)
-	}
-	if !ok {
+	var st signinState
+	q := r.URL.Query()
+	if err != nil || c.SignIn == nil || !c.open(stateCookie, ck.Value, &st) || !c.Now().Before(time.Unix(st.Expires, 0)) ||
+		subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(st.State)) != 1 {
 		c.fail(w, r, http.StatusBadRequest, "Sign-in expired", "This sign-in was not started here or took too long: start again.")
 		return
 	}
 	c.setCookie(w, stateCookie, "", -1)
-	id, err := c.SignIn.Finish(r.Context(), r, st.CSRF)
+	if e := q.Get("error"); e != "" {
+		msg := "The sign-in was refused (" + e + "): start again."
+		if e == "access_denied" {
+			msg = "The sign-in was cancelled on the phone: start again."
+		}
+		c.fail(w, r, http.StatusUnauthorized, "Not signed in", msg)
+		return
+	}
+	proof, err := c.SignIn.Exchange(r.Context(), q.Get("code"), st.Verifier, st.Nonce)
 	if err != nil {
 		c.Logger.Info("console sign-in failed", "err", err)
 		c.fail(w, r, http.StatusUnauthorized, "Sign-in failed", "The sign-in did not complete: start again.")
 		return
 	}
-	acc, found := c.AccountsV.Get(id)
-	if !found || acc.Status != account.StatusActive || !c.AuthzV.Allowed(id, AdminPermission, "") {
-		c.Logger.Info("console sign-in refused", "account", id)
+	if _, ok := c.isAdmin(proof.AccountID); !ok {
+		c.Logger.Info("console sign-in refused", "account", proof.AccountID)
 		c.refuse(w, r)
 		return
 	}
-	c.setCookie(w, cookieName, c.encodeSession(session{Account: id, Expires: c.Now().Add(sessionTTL).Unix(), CSRF: randomHex(16)}), int(sessionTTL.Seconds()))
-	http.Redirect(w, r, safeNext(st.Account), http.StatusSeeOther)
+	s := session{Account: proof.AccountID, AccessToken: proof.AccessToken, Expires: proof.Expires.Unix(), CSRF: randomHex(16)}
+	c.setCookie(w, cookieName, c.seal(cookieName, s), max(1, int(proof.Expires.Sub(c.Now()).Seconds())))
+	http.Redirect(w, r, safeNext(st.Next), http.StatusSeeOther)
 }
 
+// signout ends the console session (the browser session of single
+// sign-on is Bindery's, not the console's).
 func (c *Console) signout(w http.ResponseWriter, r *http.Request) {
 	c.setCookie(w, cookieName, "", -1)
 	http.Redirect(w, r, "/console/signin", http.StatusSeeOther)

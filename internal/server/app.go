@@ -58,9 +58,8 @@ type App struct {
 	Login  *login.Login
 	WeChat *wechat.Client
 	otpKey []byte
-	// consoleKey signs the console's session cookies (console.go).
-	consoleKey    []byte
-	consoleSignIn console.SignIn // nil: no sign-in yet (WithConsoleSignIn)
+	// consoleKey seals the console's cookies (console.go).
+	consoleKey []byte
 	// Webhooks is the view of webhook registrations; Forwarder delivers
 	// events to them.
 	Webhooks  *projections.Webhooks
@@ -209,8 +208,9 @@ func (a *App) open(ctx context.Context) error {
 		Demo:        demoSite(cfg),
 		Sync:        a.openSync(accts),
 		OIDCClients: sso.clients, OIDCClientsV: a.OIDCClients, OIDC: sso.provider, SignIn: sso.signIn,
+		AdminAccess: sso.access, AdminClient: console.ClientID,
 	})
-	a.mountConsole(accts, az)
+	a.mountConsole(sso.clients)
 	return nil
 }
 

@@ -18,6 +18,7 @@ type oidcParts struct {
 	clients  *appoidc.Clients
 	provider *oidcop.Provider
 	signIn   *appoidc.SignIn
+	access   *appoidc.AccessTokens // the admin API's check of access tokens
 }
 
 // openOIDC wires the OIDC client registrations and the OpenID Provider
@@ -48,7 +49,7 @@ func (a *App) openOIDC(found *apps.Service, logins *qr.Service) (oidcParts, erro
 	}
 	return oidcParts{clients: clients, provider: p, signIn: &appoidc.SignIn{
 		Auth: auth, QR: logins, Clients: a.OIDCClients, Accounts: a.Accounts, Browser: browser,
-	}}, nil
+	}, access: &appoidc.AccessTokens{Auth: auth, Browser: browser}}, nil
 }
 
 // startBackChannel runs the back-channel logout sender: the provider signs

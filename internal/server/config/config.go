@@ -32,6 +32,9 @@ type Config struct {
 	// BINDERY_ADMIN_TOKEN as "admin"); events name the token's name.
 	AdminTokens map[string]string
 	Issuer      string
+	// ConsoleApp is the app whose mini program the console's sign-in QR
+	// opens (BINDERY_CONSOLE_APP; empty: the first app registered).
+	ConsoleApp string
 	// IDTokenAlg signs id_tokens: EdDSA (default) or ES256.
 	IDTokenAlg       string
 	WeChatAPIBase    string
@@ -77,6 +80,7 @@ var settings = []setting{
 	{"BINDERY_ADMIN_TOKEN", "admin-token", "", "bearer token of the admin API (required outside dev mode)"},
 	{"BINDERY_ADMIN_TOKENS", "admin-tokens", "", "named admin tokens, name=token,name2=token2 (actor admin:<name> in events)"},
 	{"BINDERY_ISSUER", "issuer", "", "token issuer URL (default http://<http-addr>)"},
+	{"BINDERY_CONSOLE_APP", "console-app", "", "the app whose mini program opens the admin console's sign-in QR (default: the first app registered)"},
 	{"BINDERY_ID_TOKEN_ALG", "id-token-alg", "EdDSA", "id_token signature algorithm: EdDSA (Ed25519) or ES256 (P-256, low-S)"},
 	{"BINDERY_WECHAT_API_BASE", "wechat-api-base", "https://api.weixin.qq.com", "WeChat server API base URL"},
 	{"BINDERY_REPLICAS", "replicas", "1", "stream replicas (1, or 3 on a cluster)"},
@@ -134,7 +138,7 @@ func Load(args []string, getenv func(string) string, dev bool) (*Config, error) 
 		OTPWebhook: get("BINDERY_OTP_WEBHOOK"), OTPWebhookSecret: get("BINDERY_OTP_WEBHOOK_SECRET"),
 		SMTPURL: get("BINDERY_SMTP_URL"), LogLevel: get("BINDERY_LOG_LEVEL"), Dev: dev,
 		NATSPassword: get("BINDERY_NATS_PASSWORD"), NATSDownstreamPassword: get("BINDERY_NATS_DOWNSTREAM_PASSWORD"),
-		NATSCreds: get("BINDERY_NATS_CREDS"),
+		NATSCreds: get("BINDERY_NATS_CREDS"), ConsoleApp: get("BINDERY_CONSOLE_APP"),
 	}
 	var errs []error
 	var err error
