@@ -252,8 +252,10 @@ func message(err error) string {
 var notices = map[string]string{
 	"disabled": "The account is disabled.", "enabled": "The account is enabled.",
 	"granted": "The role is granted.", "revoked": "The role is revoked.",
-	"session-revoked": "The session is revoked: its next refresh is refused.",
-	"redelivered":     "The parked deliveries were sent again.",
+	"session-revoked":   "The session is revoked: its next refresh is refused.",
+	"redelivered":       "The parked deliveries were sent again.",
+	"client-registered": "The OIDC client is registered.", "client-deleted": "The OIDC client is deleted.",
+	"org-saved": "The organisation is saved.", "member-added": "The member is added.",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("done")] }

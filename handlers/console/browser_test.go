@@ -19,8 +19,8 @@ import (
 // under the CSP with its stylesheet and without sideways scrolling; a
 // search by phone, the account page, a confirmed disable, a role grant and
 // a confirmed session revoke work by clicking, and the last two head the
-// account's timeline with the administrator's account as actor. Sign-in is the test stub (the OpenID Provider does not exist
-// yet); screenshots of every page go to artifacts/console/.
+// account's timeline with the administrator's account as actor. Sign-in is by QR on Bindery's hosted page (the phone's scan and
+// confirm through the API), after a refused non-administrator; screenshots of every page go to artifacts/console/.
 func TestConsoleInChromium(t *testing.T) {
 	exe := browsertest.Chromium(t)
 	env := testenv.Start(t, "", nil)
@@ -140,8 +140,9 @@ func TestConsoleInChromium(t *testing.T) {
 		{"apps", "/console/apps", `table`},
 		{"accounts", "/console/accounts?q=lee", `#results`},
 		{"account", "/console/accounts/" + bob, `#timeline`},
+		{"clients", "/console/clients", `#clients`},
 		{"roles", "/console/roles", `table`},
-		{"orgs", "/console/orgs", `ul.tree`},
+		{"orgs", "/console/orgs", `#org-form`},
 		{"webhooks", "/console/webhooks", `section.webhook`},
 		{"audit", "/console/audit", `form`},
 	}

@@ -252,6 +252,49 @@ func TestConsolePagesAndActions(t *testing.T) {
 		t.Fatalf("revoking another account's session: %d", a.status)
 	}
 
+	// OIDC clients: the console's own is listed (not deletable); register
+	// a web app by form, delete it after a confirmation.
+	cl := b.get("/console/clients")
+	if cl.status != 200 || !strings.Contains(cl.body, "<code>bindery-console</code>") || strings.Contains(cl.body, "/console/clients/bindery-console/confirm") {
+		t.Fatalf("clients page: %d %s", cl.status, cl.body)
+	}
+	a = b.do("POST", "/console/clients", url.Values{"csrf": {csrfOf(t, cl)}, "client_id": {"wiki"}, "name": {"Team wiki"}, "app": {"crm"},
+		"type": {"confidential"}, "secret": {"wiki-secret-0123456789"}, "redirect_uris": {"https://wiki.example.com/cb\r\n"}})
+	if a.status != 200 || !strings.Contains(a.body, "The OIDC client is registered.") || !strings.Contains(a.body, "https://wiki.example.com/cb") || strings.Contains(a.body, "wiki-secret") {
+		t.Fatalf("register a client: %d %s", a.status, a.body)
+	}
+	if r := env.Admin("GET", "/v1/oidc/clients/wiki", nil); r.Status != 200 || !strings.Contains(string(r.Body), `"secret_set":true`) {
+		t.Fatalf("the registered client: %d %s", r.Status, r.Body)
+	}
+	if a := b.do("POST", "/console/clients", url.Values{"csrf": {csrfOf(t, cl)}, "client_id": {"bad"}, "name": {"Bad"}, "app": {"crm"}, "type": {"public"}, "redirect_uris": {"http://wiki.example.com/cb"}}); a.status != 400 || !strings.Contains(a.body, "validation_failed") {
+		t.Fatalf("an invalid client: %d %s", a.status, a.body)
+	}
+	confirm = b.get("/console/clients/wiki/confirm")
+	if !strings.Contains(confirm.body, "Delete the client") {
+		t.Fatalf("client delete confirm: %s", confirm.body)
+	}
+	if a := b.do("POST", "/console/clients/wiki/delete", url.Values{"csrf": {csrfOf(t, confirm)}}); !strings.Contains(a.body, "The OIDC client is deleted.") || strings.Contains(a.body, "<code>wiki</code>") {
+		t.Fatalf("delete a client: %d %s", a.status, a.body)
+	}
+	// Organisations: create one, move it under another, add a member; the
+	// events name Ada's account.
+	og := b.get("/console/orgs")
+	if a := b.do("POST", "/console/orgs", url.Values{"csrf": {csrfOf(t, og)}, "id": {"ops"}, "name": {"Operations"}}); !strings.Contains(a.body, "The organisation is saved.") {
+		t.Fatalf("create an org: %d %s", a.status, a.body)
+	}
+	if a := b.do("POST", "/console/orgs", url.Values{"csrf": {csrfOf(t, og)}, "id": {"ops"}, "name": {"Operations"}, "parent": {"sales"}}); !regexp.MustCompile(`(?s)Sales</strong>.*Operations</strong>`).MatchString(a.body) {
+		t.Fatalf("move an org: %d %s", a.status, a.body)
+	}
+	if a := b.do("POST", "/console/orgs", url.Values{"csrf": {csrfOf(t, og)}, "id": {"hq"}, "name": {"Headquarters"}, "parent": {"ops"}}); a.status < 400 {
+		t.Fatalf("a cycle was accepted: %d", a.status)
+	}
+	if a := b.do("POST", "/console/orgs/members", url.Values{"csrf": {csrfOf(t, og)}, "org": {"ops"}, "account_id": {ada}}); !strings.Contains(a.body, "The member is added.") {
+		t.Fatalf("add a member: %d %s", a.status, a.body)
+	}
+	if r := env.Admin("GET", "/v1/audit/events?aggregate=org/ops", nil); !strings.Contains(string(r.Body), `"actor":"`+actor+`"`) || strings.Contains(string(r.Body), `"actor":"admin:`) {
+		t.Errorf("the org's events are not all by %s: %s", actor, r.Body)
+	}
+
 	// Audit: verify now runs, the page follows it to its report.
 	a = b.do("POST", "/console/audit/verify", url.Values{"csrf": {csrfOf(t, b.get("/console/audit"))}})
 	testenv.Eventually(t, 60*time.Second, func() bool {

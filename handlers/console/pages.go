@@ -64,7 +64,7 @@ func (c *Console) orgs(w http.ResponseWriter, r *http.Request) {
 			walk(id, 0)
 		}
 	}
-	c.render(w, r, http.StatusOK, "orgs", page{Title: "Organisations", Nav: "orgs", Data: out})
+	c.render(w, r, http.StatusOK, "orgs", page{Title: "Organisations", Nav: "orgs", Notice: notice(r), Data: out})
 }
 
 type webhookRow struct {
