@@ -111,7 +111,7 @@ func ParsePosition(s string) (Position, error) {
 
 // Pipeliner is a Store that sends several appends before awaiting any
 // answer: each group of changes is its own Append (its own checks, its
-// own outcome), stored in the order given when each succeeds. Where a
+// own outcome; the order they are stored in is not defined). Where a
 // store's answers wait for a disk sync, the groups share one.
 type Pipeliner interface {
 	AppendPipelined(ctx context.Context, meta Meta, groups ...[]Change) ([][]Record, []error)
