@@ -12,9 +12,20 @@ import (
 // Encode builds the stored bytes of one event: its envelope with the payload
 // inside, linked to the previous event of its aggregate by prevHash.
 func Encode(agg Aggregate, e Event, meta Meta, prevHash string) (Envelope, []byte, error) {
+	return EncodeSealed(nil, agg, e, meta, prevHash)
+}
+
+// EncodeSealed is Encode with the event's personal values sealed by s under
+// the aggregate's data key (sealed.go); a nil s writes them plainly.
+func EncodeSealed(s Sealer, agg Aggregate, e Event, meta Meta, prevHash string) (Envelope, []byte, error) {
 	data, err := json.Marshal(e)
 	if err != nil {
 		return Envelope{}, nil, fmt.Errorf("events: encode %s: %w", e.EventName(), err)
+	}
+	if paths := personalPaths(e); s != nil && paths != nil {
+		if data, err = sealData(s, KeyOwner(agg), data, paths); err != nil {
+			return Envelope{}, nil, fmt.Errorf("events: encode %s: %w", e.EventName(), err)
+		}
 	}
 	env := Envelope{
 		SpecVersion:     "1.0",

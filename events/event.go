@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	fastjson "github.com/goccy/go-json"
 )
@@ -86,8 +87,9 @@ func TypeName(e Event) string {
 // and versioned, never reflected from Go type names, so a rename cannot orphan
 // history; old versions stay registered forever.
 type Registry struct {
-	mu    sync.RWMutex
-	types map[string]reflect.Type
+	mu     sync.RWMutex
+	types  map[string]reflect.Type
+	sealer atomic.Pointer[sealerBox] // sealed.go
 }
 
 // NewRegistry returns a registry holding the given prototypes.
@@ -122,6 +124,13 @@ func (r *Registry) Decode(typeName string, data []byte) (Event, error) {
 	r.mu.RUnlock()
 	if !ok {
 		return nil, fmt.Errorf("events: unknown type %q", typeName)
+	}
+	if IsSealed(data) {
+		opened, _, err := OpenData(r.Sealer(), data, erasedNull)
+		if err != nil {
+			return nil, fmt.Errorf("events: open %s: %w", typeName, err)
+		}
+		data = opened
 	}
 	v := reflect.New(t)
 	if err := fastjson.Unmarshal(data, v.Interface()); err != nil {

@@ -77,6 +77,10 @@ func Prepare(reg *Registry, meta Meta, changes []Change) (Prepared, error) {
 	p.Stream = StreamOf(changes[0].Aggregate.Type)
 	var constraints []Constraint
 	firstID := map[string]string{}
+	sealer := reg.Sealer()
+	if err := prepareKeys(sealer, changes); err != nil {
+		return Prepared{}, err
+	}
 	for _, ch := range changes {
 		if StreamOf(ch.Aggregate.Type) != p.Stream {
 			return Prepared{}, ErrTwoStreams
@@ -86,7 +90,7 @@ func Prepare(reg *Registry, meta Meta, changes []Change) (Prepared, error) {
 			if err := reg.Known(e); err != nil {
 				return Prepared{}, fmt.Errorf("append to %s: %w", ch.Aggregate, err)
 			}
-			env, raw, err := Encode(ch.Aggregate, e, meta, prev)
+			env, raw, err := EncodeSealed(sealer, ch.Aggregate, e, meta, prev)
 			if err != nil {
 				return Prepared{}, err
 			}
@@ -153,6 +157,36 @@ func (r *Registry) Known(e Event) error {
 	}
 	if have != t {
 		return fmt.Errorf("%w: %s (%v)", ErrUnregistered, name, t)
+	}
+	return nil
+}
+
+// prepareKeys makes sure the data keys the changes seal under exist, all at
+// once (a bulk append creates hundreds of accounts).
+func prepareKeys(s Sealer, changes []Change) error {
+	if s == nil {
+		return nil
+	}
+	var owners []string
+	seen := map[string]bool{}
+	for _, ch := range changes {
+		owner := KeyOwner(ch.Aggregate)
+		if seen[owner] {
+			continue
+		}
+		for _, e := range ch.Events {
+			if personalPaths(e) != nil {
+				seen[owner] = true
+				owners = append(owners, owner)
+				break
+			}
+		}
+	}
+	if len(owners) == 0 {
+		return nil
+	}
+	if err := s.Prepare(owners); err != nil {
+		return fmt.Errorf("events: data keys: %w", err)
 	}
 	return nil
 }

@@ -107,6 +107,12 @@ func (h *otpHook) last(t testing.TB, to string) string {
 
 func startLogin(t testing.TB) *loginEnv {
 	t.Helper()
+	return startLoginWith(t, nil)
+}
+
+// startLoginWith is startLogin with extra settings (BINDERY_* names).
+func startLoginWith(t testing.TB, settings map[string]string) *loginEnv {
+	t.Helper()
 	e := &loginEnv{t: t, clock: &fakeClock{}, hook: &otpHook{codes: map[string][]string{}}}
 	sim := wxsim.New(wxsim.Options{Now: e.clock.Now})
 	// Record the session_keys that code2session hands out.
@@ -135,11 +141,15 @@ func startLogin(t testing.TB) *loginEnv {
 	t.Cleanup(e.sim.Close)
 	hook := httptest.NewServer(e.hook)
 	t.Cleanup(hook.Close)
-	e.Env = testenv.Start(t, "", map[string]string{
+	vars := map[string]string{
 		"BINDERY_WECHAT_API_BASE":    e.sim.URL,
 		"BINDERY_OTP_WEBHOOK":        hook.URL,
 		"BINDERY_OTP_WEBHOOK_SECRET": otpHookSecret,
-	})
+	}
+	for k, v := range settings {
+		vars[k] = v
+	}
+	e.Env = testenv.Start(t, "", vars)
 	// Cheap argon2id parameters keep the suite fast under -race; the
 	// verification path is the real one.
 	e.App.API.Accounts.Hasher = func(pw string) (string, error) {

@@ -52,6 +52,6 @@ func (s *Server) securityEvent(c echo.Context, event string, status int) {
 	if route == "" {
 		route = "unmatched"
 	}
-	s.log.Warn("security", "event", event, "status", status, "method", c.Request().Method, "route", route,
-		"ip", s.clientAddr(c), "user_agent", userAgent(c), "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+	s.log.Warn("security", append([]any{"event", event, "status", status, "method", c.Request().Method, "route", route,
+		"request_id", c.Response().Header().Get(echo.HeaderXRequestID)}, s.peerFields(c)...)...)
 }

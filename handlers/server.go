@@ -115,6 +115,7 @@ type Server struct {
 	admins     []adminToken
 	limiter    *ipLimiter // nil: no per-IP limit
 	adminFails *ipLimiter // failed admin authentications per IP
+	peerKey    []byte     // keys the client pseudonyms of log lines (logpeer.go)
 	keys       keyRefresh
 	homeState
 }
@@ -136,6 +137,7 @@ func New(d Deps) *Server {
 	s := &Server{Deps: d, e: echo.New(), log: d.Logger}
 	s.admins = adminTokens(d.AdminToken, d.AdminTokens)
 	s.limiter = newIPLimiter(d.RateLimit, d.TrustedProxies)
+	s.peerKey = newPeerKey()
 	s.adminFails = newAdminFailLimiter(d.TrustedProxies)
 	e := s.e
 	e.HideBanner, e.HidePort = true, true
@@ -201,9 +203,9 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		d := time.Since(start)
 		s.Metrics.HTTPDuration.WithLabelValues(c.Request().Method, route, strconv.Itoa(status)).Observe(d.Seconds())
 		if route != "/metrics" && route != "/healthz" && route != "/readyz" {
-			s.log.Info("http", "method", c.Request().Method, "route", route, "status", status,
-				"duration_ms", float64(d.Microseconds())/1000, "request_id", c.Response().Header().Get(echo.HeaderXRequestID),
-				"ip", s.clientAddr(c), "user_agent", userAgent(c))
+			s.log.Info("http", append([]any{"method", c.Request().Method, "route", route, "status", status,
+				"duration_ms", float64(d.Microseconds()) / 1000, "request_id", c.Response().Header().Get(echo.HeaderXRequestID)},
+				s.peerFields(c)...)...)
 		}
 		return nil
 	}
@@ -266,6 +268,7 @@ const adminNameKey = "bindery.admin_name"
 // address with too many failures gets 429 before its token is looked at.
 func (s *Server) admin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		c.Set(ctxAdminRoute, true) // logpeer.go
 		now := time.Now()
 		if wait, ok := s.adminFails.left(c.Request(), now); !ok {
 			return &domain.Error{

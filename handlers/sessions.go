@@ -268,7 +268,7 @@ func (s *Server) user(next echo.HandlerFunc) echo.HandlerFunc {
 			case errors.Is(err, account.ErrDisabled):
 				return err
 			case errors.Is(err, session.ErrInvalid), errors.Is(err, account.ErrNotFound):
-				s.log.Warn("bearer id_token of an ended session refused", "sid", u.SessionID, "ip", s.clientIP(c), "user_agent", c.Request().UserAgent(), "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+				s.log.Warn("bearer id_token of an ended session refused", append([]any{"sid", u.SessionID, "request_id", c.Response().Header().Get(echo.HeaderXRequestID)}, s.peerFields(c)...)...)
 				return invalidToken(c, "the id_token's session has ended; log in again")
 			case err != nil:
 				return err

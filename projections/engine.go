@@ -36,7 +36,10 @@ type Projection interface {
 type Options struct {
 	SnapshotPath  string        // "" = no snapshots
 	SnapshotEvery time.Duration // default 30s
-	Logger        *slog.Logger
+	// SnapshotSeal, when set, encrypts the snapshot file: it holds the
+	// views, and so personal data (SPEC §8).
+	SnapshotSeal SnapshotSealer
+	Logger       *slog.Logger
 	// OnApply, when set, observes each applied record (metrics: lag).
 	OnApply func(events.Record)
 	// OnChainBreak, when set, observes each event refused for breaking its

@@ -24,6 +24,15 @@ type snapshotFile struct {
 	Chains *snapshotChains `json:"chains,omitempty"`
 }
 
+// SnapshotSealer encrypts a snapshot (secrets.Box is one).
+type SnapshotSealer interface {
+	Seal(plaintext []byte, aad string) (string, error)
+	Open(sealed string, aad string) ([]byte, error)
+}
+
+// snapshotAAD binds a sealed snapshot to its purpose.
+const snapshotAAD = "projections-snapshot"
+
 // snapshotLoop saves a snapshot every SnapshotEvery while the position moves.
 func (e *Engine) snapshotLoop(ctx context.Context) {
 	defer e.done.Done()
@@ -82,6 +91,13 @@ func (e *Engine) SaveSnapshot() error {
 	if err != nil {
 		return err
 	}
+	if e.opts.SnapshotSeal != nil {
+		sealed, err := e.opts.SnapshotSeal.Seal(data, snapshotAAD)
+		if err != nil {
+			return err
+		}
+		data = []byte(sealed)
+	}
 	if err := os.MkdirAll(filepath.Dir(e.opts.SnapshotPath), 0o700); err != nil {
 		return err
 	}
@@ -114,6 +130,12 @@ func (e *Engine) restore(created [2]time.Time) {
 	data, err := os.ReadFile(e.opts.SnapshotPath)
 	if err != nil {
 		return
+	}
+	if e.opts.SnapshotSeal != nil && len(data) > 0 && data[0] != '{' {
+		if data, err = e.opts.SnapshotSeal.Open(string(data), snapshotAAD); err != nil {
+			e.opts.Logger.Warn("projection snapshot does not open, replaying", "err", err)
+			return
+		}
 	}
 	var snap snapshotFile
 	if err := fastjson.Unmarshal(data, &snap); err != nil || snap.Version != 1 {

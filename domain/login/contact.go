@@ -1,6 +1,9 @@
 package login
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 
 	"github.com/bindery/bindery/domain"
@@ -51,8 +54,14 @@ func ParseContact(channel, to string) (Contact, error) {
 	return Contact{Channel: channel, Address: to}, nil
 }
 
-// Hash keys the otp aggregate of the address.
-func (c Contact) Hash() string { return hashHex(c.Channel, c.Address) }
+// Hash keys the otp aggregate of the address: an HMAC under the server's
+// OTP key, never a plain hash, which could be reversed by trying every
+// phone number (SPEC §8).
+func (c Contact) Hash(key []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("otp-subject\x00" + c.Channel + "\x00" + c.Address))
+	return hex.EncodeToString(m.Sum(nil))
+}
 
 // Claim is the claim kind the address is held under (phone or email).
 func (c Contact) Claim() string {

@@ -179,7 +179,7 @@ func (s *Store) Owners(ctx context.Context, keys []events.ClaimKey) (map[events.
 	subjects := make([]string, 0, len(keys))
 	bySubject := make(map[string]events.ClaimKey, len(keys))
 	for _, k := range keys {
-		subj := ClaimSubject(k.Kind, k.Value)
+		subj := s.claimSubject(k.Kind, k.Value)
 		if _, dup := bySubject[subj]; !dup {
 			subjects = append(subjects, subj)
 			bySubject[subj] = k

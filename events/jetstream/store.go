@@ -6,6 +6,7 @@ package jetstream
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -42,6 +43,9 @@ type Config struct {
 	Replicas      int           // 1 or 3
 	AuthLogMaxAge time.Duration // retention of the auth log; 0 = forever
 	Timeout       time.Duration // per request, when ctx has no deadline
+	// ClaimKey keys the hashes that name uniqueness claims (HMAC-SHA256);
+	// nil is the plain SHA-256 (tests only: SPEC §8 wants a keyed hash).
+	ClaimKey []byte
 }
 
 // Store is the JetStream events.Store.
@@ -192,11 +196,30 @@ type claimRecord struct {
 	Event string `json:"event"` // the event that made or released the claim
 }
 
-// ClaimSubject is the internal subject of one unique value. The value is
-// hashed so that subjects stay valid tokens and carry no personal data.
-func ClaimSubject(kind, value string) string {
-	sum := sha256.Sum256([]byte(kind + "\x00" + value))
+// ClaimSubject is the internal subject of one unique value with no claim
+// key (stores in tests): the value's plain SHA-256. The server always sets
+// Config.ClaimKey, see ClaimSubjectKeyed.
+func ClaimSubject(kind, value string) string { return ClaimSubjectKeyed(nil, kind, value) }
+
+// ClaimSubjectKeyed is the internal subject of one unique value: an HMAC of
+// it under the claim key, so that subjects stay valid tokens, carry no
+// personal data, and cannot be reversed by trying every phone number
+// (SPEC §8). A nil key is the plain SHA-256 of stores without one.
+func ClaimSubjectKeyed(key []byte, kind, value string) string {
+	var sum []byte
+	if key == nil {
+		s := sha256.Sum256([]byte(kind + "\x00" + value))
+		sum = s[:]
+	} else {
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(kind + "\x00" + value))
+		sum = m.Sum(nil)
+	}
 	return ClaimPrefix + kind + "." + hex.EncodeToString(sum[:16])
+}
+
+func (s *Store) claimSubject(kind, value string) string {
+	return ClaimSubjectKeyed(s.cfg.ClaimKey, kind, value)
 }
 
 // claimMessages turns claims into claim messages, each expecting the
@@ -210,7 +233,7 @@ func (s *Store) claimMessages(ctx context.Context, cs []events.Claim) ([]outMsg,
 	// allows: a bulk append claims hundreds of values (claims.go).
 	subjects := make([]string, len(cs))
 	for i, c := range cs {
-		subjects[i] = ClaimSubject(c.Kind, c.Value)
+		subjects[i] = s.claimSubject(c.Kind, c.Value)
 	}
 	states, err := s.claimStates(ctx, subjects)
 	if err != nil {
@@ -253,7 +276,7 @@ func (s *Store) claimState(ctx context.Context, subj string) (owner string, seq 
 
 // Owner implements events.Store.
 func (s *Store) Owner(ctx context.Context, kind, value string) (string, error) {
-	owner, _, err := s.claimState(ctx, ClaimSubject(kind, value))
+	owner, _, err := s.claimState(ctx, s.claimSubject(kind, value))
 	return owner, err
 }
 

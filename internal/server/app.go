@@ -27,6 +27,7 @@ import (
 	"github.com/bindery/bindery/internal/app/sessions"
 	"github.com/bindery/bindery/internal/app/webhooks"
 	"github.com/bindery/bindery/internal/audit"
+	"github.com/bindery/bindery/internal/crypto/datakeys"
 	"github.com/bindery/bindery/internal/crypto/secrets"
 	"github.com/bindery/bindery/internal/crypto/tokens"
 	"github.com/bindery/bindery/internal/server/config"
@@ -48,6 +49,8 @@ type App struct {
 	API      *handlers.Server
 	Metrics  *metrics.Metrics
 	Box      *secrets.Box
+	// Keys are the data keys personal values are sealed under (privacy.go).
+	Keys *datakeys.Keyring
 	// Audit queries, seals and verifies the history.
 	Audit    *audit.Service
 	Signer   *tokens.Signer
@@ -134,7 +137,11 @@ func (a *App) open(ctx context.Context) error {
 	cfg := a.Config
 	var err error
 	reg := events.Catalogue()
-	a.Store, err = bjs.Open(ctx, a.Conn, reg, bjs.Config{Replicas: cfg.Replicas, AuthLogMaxAge: cfg.AuthLogMaxAge})
+	priv, err := a.openPrivacy(ctx, reg)
+	if err != nil {
+		return err
+	}
+	a.Store, err = bjs.Open(ctx, a.Conn, reg, bjs.Config{Replicas: cfg.Replicas, AuthLogMaxAge: cfg.AuthLogMaxAge, ClaimKey: priv.claimKey})
 	if err != nil {
 		return err
 	}
@@ -144,6 +151,7 @@ func (a *App) open(ctx context.Context) error {
 	a.Accounts, a.Authz, a.Webhooks, a.Apps, a.QRs, a.OIDCClients = views.Accounts, views.Authz, views.Webhooks, views.Apps, views.QRs, views.OIDC
 	a.Engine = projections.New(a.Store.JetStream(), reg, projections.Options{
 		SnapshotPath: filepath.Join(cfg.DataDir, "projections.snapshot.json"),
+		SnapshotSeal: priv.snapshotBox,
 		Logger:       a.Log,
 		OnApply:      func(r events.Record) { a.Metrics.ObserveApplied(r.Stream, r.Envelope.Time) },
 		OnChainBreak: func(b projections.ChainBreak) { a.Metrics.ChainBreaks.WithLabelValues(b.Stream).Inc() },
@@ -167,7 +175,7 @@ func (a *App) open(ctx context.Context) error {
 	hooks.Repo.OnConflict = a.Metrics.Conflicts.Inc
 	a.Forwarder, err = delivery.New(a.Store.JetStream(), a.Webhooks, a.Box, a.Engine.WaitFor, delivery.Options{
 		Attempts: cfg.WebhookAttempts, Backoff: cfg.WebhookBackoff, Timeout: cfg.WebhookTimeout,
-		Replicas: cfg.Replicas, Logger: a.Log, Metrics: a.Metrics,
+		Replicas: cfg.Replicas, Logger: a.Log, Metrics: a.Metrics, Sealer: a.Keys,
 	})
 	if err != nil {
 		return err
@@ -281,6 +289,9 @@ func (a *App) Close() {
 		if err := a.Engine.Close(); err != nil {
 			a.Log.Warn("projection snapshot on close", "err", err)
 		}
+	}
+	if a.Keys != nil {
+		a.Keys.Close()
 	}
 	if a.Embedded != nil {
 		a.Embedded.Close()

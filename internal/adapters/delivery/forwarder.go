@@ -76,6 +76,9 @@ type Options struct {
 	Logger          *slog.Logger
 	Metrics         *metrics.Metrics
 	Now             func() time.Time
+	// Sealer opens the personal values of the events delivered; nil sends
+	// them as stored.
+	Sealer events.Sealer
 }
 
 func (o *Options) setDefaults() {

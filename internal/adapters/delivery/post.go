@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/bindery/bindery/events"
 	"io"
 	"net/http"
 	"net/url"
@@ -33,7 +34,13 @@ func (f *Forwarder) attempt(m *message.Message) error {
 	if n > 1 {
 		f.opts.Metrics.WebhookDelivery.WithLabelValues(ResultRetried).Inc()
 	}
-	if err := f.post(ctx, w, m.UUID, m.Payload, n); err != nil {
+	// Webhooks get personal values opened (SPEC §8); the payload stays
+	// sealed everywhere it is stored, the poison queue included.
+	body, err := events.OpenEnvelope(f.opts.Sealer, m.Payload, events.ErasedNull)
+	if err != nil {
+		return err
+	}
+	if err := f.post(ctx, w, m.UUID, body, n); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

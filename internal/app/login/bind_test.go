@@ -202,7 +202,7 @@ func TestOTPSendAndVerify(t *testing.T) {
 		t.Fatalf("send: %d %v", ttl, err)
 	}
 	f.then(
-		events.TicketOTPRequested{Channel: "sms", ToHash: to.Hash()},
+		events.TicketOTPRequested{Channel: "sms", ToHash: to.Hash([]byte("otp-key"))},
 		events.OTPSent{App: "shop", Channel: "sms", To: "+86138****8000", Ticket: th, Requester: login.RequesterID(events.ProvenIdentity{App: "shop", OpenID: "o1"}, th), CodeHash: "*", ExpiresAt: f.now.Add(login.OTPTTL)},
 	)
 	sent := f.sender.last()

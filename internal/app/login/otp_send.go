@@ -57,12 +57,12 @@ func (h *SendOTPHandler) Handle(ctx context.Context, meta events.Meta, cmd SendO
 	code := newOTP()
 	codeHash := c.otpHash(id, to, code)
 	var appID string
-	pos, err := events.Transact(ctx, c.Store, meta, []events.Aggregate{ticketAgg(id), otpAgg(to)}, func(ls []events.Loaded) ([]events.Change, error) {
-		t, o := dlogin.NewTicket(id), dlogin.NewOTP(to.Hash())
+	pos, err := events.Transact(ctx, c.Store, meta, []events.Aggregate{ticketAgg(id), otpAgg(c.OTPKey, to)}, func(ls []events.Loaded) ([]events.Change, error) {
+		t, o := dlogin.NewTicket(id), dlogin.NewOTP(to.Hash(c.OTPKey))
 		ls[0].Fold(t)
 		ls[1].Fold(o)
 		now := c.Now()
-		tevs, err := t.RequestOTP(to.Channel, to.Hash(), now)
+		tevs, err := t.RequestOTP(to.Channel, to.Hash(c.OTPKey), now)
 		if err != nil {
 			return nil, err
 		}
@@ -84,15 +84,15 @@ func (h *SendOTPHandler) Handle(ctx context.Context, meta events.Meta, cmd SendO
 	return ttl, pos, nil
 }
 
-func otpAgg(to dlogin.Contact) events.Aggregate {
-	return events.Aggregate{Type: events.AggregateOTP, ID: to.Hash()}
+func otpAgg(key []byte, to dlogin.Contact) events.Aggregate {
+	return events.Aggregate{Type: events.AggregateOTP, ID: to.Hash(key)}
 }
 
 // otpHash is how a code is stored: an HMAC under the OTP key, bound to the
 // ticket and the address.
 func (c *core) otpHash(ticket string, to dlogin.Contact, code string) string {
 	m := hmac.New(sha256.New, c.OTPKey)
-	m.Write([]byte(ticket + "\x00" + to.Hash() + "\x00" + code))
+	m.Write([]byte(ticket + "\x00" + to.Hash(c.OTPKey) + "\x00" + code))
 	return hex.EncodeToString(m.Sum(nil))
 }
 

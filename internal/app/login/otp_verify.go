@@ -47,10 +47,10 @@ func (h *VerifyOTPHandler) Handle(ctx context.Context, meta events.Meta, cmd Ver
 	codeHash := c.otpHash(id, to, cmd.OTP)
 	var wrong error
 	var t *dlogin.Ticket
-	pos, err := events.Transact(ctx, c.Store, meta, []events.Aggregate{ticketAgg(id), otpAgg(to)}, func(ls []events.Loaded) ([]events.Change, error) {
+	pos, err := events.Transact(ctx, c.Store, meta, []events.Aggregate{ticketAgg(id), otpAgg(c.OTPKey, to)}, func(ls []events.Loaded) ([]events.Change, error) {
 		wrong = nil
 		t = dlogin.NewTicket(id)
-		o := dlogin.NewOTP(to.Hash())
+		o := dlogin.NewOTP(to.Hash(c.OTPKey))
 		ls[0].Fold(t)
 		ls[1].Fold(o)
 		now := c.Now()

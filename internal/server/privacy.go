@@ -1,0 +1,46 @@
+package server
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/bindery/bindery/events"
+	"github.com/bindery/bindery/internal/crypto/datakeys"
+	"github.com/bindery/bindery/internal/crypto/secrets"
+)
+
+// privacy is what SPEC §8 adds to the wiring: the data keys personal values
+// are sealed under, the key of the keyed hashes that name uniqueness
+// claims, and the key the projection snapshot is sealed under.
+type privacy struct {
+	claimKey    []byte
+	snapshotBox *secrets.Box
+}
+
+// openPrivacy opens the keyring and makes reg seal and open personal values
+// with it.
+func (a *App) openPrivacy(ctx context.Context, reg *events.Registry) (privacy, error) {
+	js, err := jetstream.New(a.Conn)
+	if err != nil {
+		return privacy{}, err
+	}
+	a.Keys, err = datakeys.Open(ctx, js, a.Box, datakeys.Options{Replicas: a.Config.Replicas, AuthMaxAge: a.Config.AuthLogMaxAge})
+	if err != nil {
+		return privacy{}, err
+	}
+	reg.UseSealer(a.Keys)
+	var p privacy
+	if p.claimKey, err = a.Keys.ServerSecret(ctx, "index"); err != nil {
+		return privacy{}, err
+	}
+	snap, err := a.Keys.ServerSecret(ctx, "snapshot")
+	if err != nil {
+		return privacy{}, err
+	}
+	if p.snapshotBox, err = secrets.NewBox(snap); err != nil {
+		return privacy{}, fmt.Errorf("snapshot key: %w", err)
+	}
+	return p, nil
+}
