@@ -276,8 +276,18 @@ func replayWith(ctx context.Context, c *cli, args []string, newViews func() []pr
 		return c.fail("%v", err)
 	}
 	defer nc.Close()
+	keys, err := c.openKeyring(ctx, js)
+	if err != nil {
+		return c.fail("master key: %v", err)
+	}
+	if keys == nil {
+		return c.fail("audit replay opens personal values to rebuild the views: set BINDERY_MASTER_KEY (or BINDERY_DATA_DIR)")
+	}
+	defer keys.Close()
+	reg := events.Catalogue()
+	reg.UseSealer(keys)
 	prog := newProgress(c.stderr, "replayed (stream positions)")
-	rb := &audit.Rebuild{JS: js, Registry: events.Catalogue(), Views: newViews(),
+	rb := &audit.Rebuild{JS: js, Registry: reg, Views: newViews(),
 		Progress: func(stream string, seq uint64) { prog.update(stream, seq, 0) }}
 	start := time.Now()
 	rep, err := audit.Replay(ctx, rb, liveAPI{a})

@@ -51,7 +51,7 @@ func TestAuditMillion(t *testing.T) {
 	} else {
 		url := externalNATS(t)
 		env = testenv.Start(t, "", map[string]string{"BINDERY_NATS_URL": url, "BINDERY_AUDIT_SEAL_INTERVAL": "0"})
-		vars = map[string]string{"BINDERY_URL": env.URL, "BINDERY_ADMIN_TOKEN": testenv.AdminToken, "BINDERY_NATS_URL": url}
+		vars = map[string]string{"BINDERY_URL": env.URL, "BINDERY_ADMIN_TOKEN": testenv.AdminToken, "BINDERY_NATS_URL": url, "BINDERY_MASTER_KEY": testMasterKey}
 	}
 	ctx := context.Background()
 	start := time.Now()

@@ -20,6 +20,9 @@ import (
 
 // server runs bindery with its embedded NATS open on a loopback port, as
 // "bindery serve" does, so that binderyctl reaches both.
+// testMasterKey is testenv's master key.
+const testMasterKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+
 func server(t *testing.T) (*testenv.Env, map[string]string) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -31,6 +34,8 @@ func server(t *testing.T) (*testenv.Env, map[string]string) {
 	env := testenv.Start(t, "", map[string]string{"BINDERY_NATS_LISTEN": addr, "BINDERY_AUDIT_SEAL_INTERVAL": "0"})
 	return env, map[string]string{
 		"BINDERY_URL": env.URL, "BINDERY_ADMIN_TOKEN": testenv.AdminToken, "BINDERY_NATS_PASSWORD": testenv.NATSPassword, "BINDERY_NATS_URL": "nats://" + addr,
+		// The tools open personal values with the master key (SPEC §8).
+		"BINDERY_MASTER_KEY": testMasterKey,
 	}
 }
 

@@ -60,6 +60,14 @@ type tailed struct {
 	stream string
 	seq    uint64
 	msg    jetstream.Msg
+	data   []byte // the event with its personal values opened; nil: as stored
+}
+
+func (t tailed) bytes() []byte {
+	if t.data != nil {
+		return t.data
+	}
+	return t.msg.Data()
 }
 
 func eventsTail(ctx context.Context, c *cli, args []string) int {
@@ -96,6 +104,15 @@ func eventsTail(ctx context.Context, c *cli, args []string) int {
 		return c.fail("%v", err)
 	}
 	defer nc.Close()
+	keys, err := c.openKeyring(ctx, js)
+	if err != nil {
+		return c.fail("master key: %v", err)
+	}
+	var sealer events.Sealer
+	if keys != nil {
+		defer keys.Close()
+		sealer = keys
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	out := make(chan tailed, 256)
@@ -148,8 +165,14 @@ func eventsTail(ctx context.Context, c *cli, args []string) int {
 		case <-ctx.Done():
 			return exitOK
 		case t := <-out:
+			if sealer != nil {
+				// The operator holds the master key: show the values opened.
+				if opened, err := events.OpenEnvelope(sealer, t.msg.Data(), events.ErasedMarker); err == nil {
+					t.data = opened
+				}
+			}
 			if *asJSON {
-				fmt.Fprintf(c.stdout, "%s\n", t.msg.Data())
+				fmt.Fprintf(c.stdout, "%s\n", t.bytes())
 			} else {
 				fmt.Fprintln(c.stdout, tailLine(t))
 			}
@@ -163,7 +186,7 @@ func eventsTail(ctx context.Context, c *cli, args []string) int {
 // tailLine is the readable form of one event.
 func tailLine(t tailed) string {
 	var env events.Envelope
-	if err := json.Unmarshal(t.msg.Data(), &env); err != nil {
+	if err := json.Unmarshal(t.bytes(), &env); err != nil {
 		return fmt.Sprintf("%s#%d %s (undecodable: %v)", t.stream, t.seq, t.msg.Subject(), err)
 	}
 	agg, name := events.ParseSubject(t.msg.Subject())
