@@ -69,3 +69,20 @@ func TestAuthorizationLifecycle(t *testing.T) {
 		}
 	}
 }
+
+// The id_token_hint's subject wins; a login_hint names a subject only when
+// it is an account id.
+func TestSubjectHint(t *testing.T) {
+	known := func(id string) bool { return id == "acc-1" }
+	for _, tc := range []struct{ idt, hint, want string }{
+		{"", "", ""},
+		{"acc-2", "acc-1", "acc-2"},
+		{"", "acc-1", "acc-1"},
+		{"", "alice", ""},
+		{"", "+8613800138000", ""},
+	} {
+		if got := authorization.SubjectHint(tc.idt, tc.hint, known); got != tc.want {
+			t.Errorf("SubjectHint(%q, %q) = %q, want %q", tc.idt, tc.hint, got, tc.want)
+		}
+	}
+}

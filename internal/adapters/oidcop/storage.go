@@ -78,7 +78,8 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *oidc.AuthRequest, us
 	a, err := s.auth.Request(ctx, meta(ctx, ""), authorization.Request{
 		ClientID: c.ClientID, App: c.App, RedirectURI: r.RedirectURI, PublicClient: c.Type == oidcclient.Public,
 		Scopes: scopes, Nonce: r.Nonce, CodeChallenge: r.CodeChallenge, Method: string(r.CodeChallengeMethod),
-		ResponseMode: string(r.ResponseMode), Prompt: r.Prompt, MaxAge: maxAge, LoginHint: r.LoginHint, HintSubject: userID,
+		ResponseMode: string(r.ResponseMode), Prompt: r.Prompt, MaxAge: maxAge, LoginHint: r.LoginHint,
+		HintSubject: authorization.SubjectHint(userID, r.LoginHint, func(id string) bool { _, ok := s.accounts.Get(id); return ok }),
 	}, r.State)
 	if err != nil {
 		return nil, asOIDC(err)

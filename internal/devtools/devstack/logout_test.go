@@ -118,6 +118,15 @@ func TestLogoutInBrowser(t *testing.T) {
 		t.Fatalf("dashboard SSO: %+v (wiki sid %s)", spa, wiki.SID)
 	}
 
+	// login_hint naming another account: the session does not answer, the
+	// QR page asks; naming this one, SSO goes on.
+	_, bobID := miniProgramUser(t, st, "Bob")
+	d.step(browser, "login_hint for another account", 20*time.Second, chromedp.Navigate(r.srv.URL+"/login/spa?login_hint="+bobID), chromedp.WaitVisible(chromedp.CSS("#qr")))
+	d.step(browser, "login_hint for this account", 20*time.Second, chromedp.Navigate(r.srv.URL+"/login/spa?login_hint="+accountID), chromedp.WaitVisible(chromedp.CSS("#signed-in, #rp-error")))
+	if res := r.last(); res.Error != "" || res.Subject != accountID {
+		t.Fatalf("login_hint of the signed-in account: %+v", res)
+	}
+
 	endSession := func(postLogout string) string {
 		q := url.Values{"id_token_hint": {wiki.IDToken}, "post_logout_redirect_uri": {postLogout}, "state": {"bye-123"}}
 		return st.URL + "/oauth2/end_session?" + q.Encode()

@@ -101,8 +101,10 @@ func (r *rp) serve(w http.ResponseWriter, req *http.Request) {
 		r.pending[state] = f
 		r.mu.Unlock()
 		opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(f.verifier), oidc.Nonce(f.nonce)}
-		if p := req.URL.Query().Get("prompt"); p != "" {
-			opts = append(opts, oauth2.SetAuthURLParam("prompt", p))
+		for _, name := range []string{"prompt", "login_hint"} {
+			if p := req.URL.Query().Get(name); p != "" {
+				opts = append(opts, oauth2.SetAuthURLParam(name, p))
+			}
 		}
 		http.Redirect(w, req, conf.AuthCodeURL(state, opts...), http.StatusFound)
 	case req.URL.Path == "/callback":
