@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    ?= ./...
 FUZZTIME ?= 3s
 
-.PHONY: run test test-deps unit fuzz bench bench-login bench-login-profile bench-durability bench-cluster build vet clean
+.PHONY: run test test-deps unit fuzz bench bench-login bench-login-profile bench-durability bench-cluster test-faults build vet clean
 
 ## run: the demo stack on an embedded NATS (http://127.0.0.1:8080, admin token "dev")
 run:
@@ -41,6 +41,10 @@ bench-durability:
 ## (processes on this machine); BENCH_CLUSTER_ARGS="--duration 30s", BENCH_CLUSTER_ROUNDS=2, BENCH_CLUSTER_REPLICAS=1,2,3
 bench-cluster:
 	BINDERY_BENCH_CLUSTER=1 $(GO) test -count=1 -timeout 60m -run 'TestBenchCluster$$' -v ./internal/devtools/cluster
+
+## test-faults: the long form of the fault test (TestFaultsUnderLoad; make test runs the short one): each fault held 20 s, more load
+test-faults:
+	BINDERY_FAULTS_LONG=1 $(GO) test -race -count=1 -timeout 20m -run 'TestFaultsUnderLoad$$' -v ./internal/devtools/cluster
 
 ## bench-login-profile: the same load with server, wxsim and client in one process, CPU-profiled during the timed phase (bin/bench-login.cpu)
 bench-login-profile:

@@ -97,7 +97,7 @@ func codeFields(codes ...string) error {
 // SOCIAL_BIND, USER_REGISTER) or by the problem code it failed with.
 func (s *Server) outcome(c echo.Context, out login.Outcome, pos events.Position, err error) error {
 	if err != nil {
-		de, _ := toProblem(err)
+		de, _ := problemOf(err, s.StoreUnavailable)
 		s.Metrics.LoginOutcomes.WithLabelValues(de.Code).Inc()
 		return err
 	}

@@ -54,7 +54,17 @@ var kindStatus = map[domain.Kind]int{
 func ProblemOf(err error) (*domain.Error, int) { return toProblem(err) }
 
 // toProblem is the one place where an error becomes an HTTP answer.
-func toProblem(err error) (*domain.Error, int) {
+func toProblem(err error) (*domain.Error, int) { return problemOf(err, nil) }
+
+// storeDown is the answer when the store could not be reached or
+// did not answer in time: a replica cut off from NATS, a stream electing
+// its leader. The client may try again (Retry-After), here or elsewhere.
+func storeDown() *domain.Error {
+	return domain.New(domain.KindUnavailable, "store_unavailable", "the event store is not reachable right now: try again")
+}
+
+// problemOf is toProblem with the server's classifier of store errors.
+func problemOf(err error, unavailable func(error) bool) (*domain.Error, int) {
 	var de *domain.Error
 	var he *echo.HTTPError
 	switch {
@@ -87,9 +97,15 @@ func toProblem(err error) (*domain.Error, int) {
 	case errors.Is(err, events.ErrChainBroken):
 		return usecase.ChainBroken(err), http.StatusServiceUnavailable
 	case errors.Is(err, projections.ErrNotReached):
-		return domain.New(domain.KindTimeout, "position_not_reached", "the views did not reach the requested position in time"), http.StatusGatewayTimeout
+		// This replica's views lag (or it lost the store): another replica,
+		// or this one a little later, can answer.
+		return domain.New(domain.KindUnavailable, "position_not_reached", "the views did not reach the requested position in time: try again"), http.StatusServiceUnavailable
+	case unavailable != nil && unavailable(err):
+		return storeDown(), http.StatusServiceUnavailable
 	case errors.Is(err, context.DeadlineExceeded):
-		return domain.New(domain.KindTimeout, "timeout", "the request took too long"), http.StatusGatewayTimeout
+		// The request's deadline (Deps.RequestTimeout) passed, waiting for
+		// the store: unavailable, not a server fault.
+		return storeDown(), http.StatusServiceUnavailable
 	case errors.Is(err, events.ErrBadPosition):
 		return domain.Invalid("min_position: not a position token"), http.StatusBadRequest
 	}
@@ -101,7 +117,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	de, status := toProblem(err)
+	de, status := problemOf(err, s.StoreUnavailable)
 	if status == 0 {
 		status = http.StatusInternalServerError
 	}
@@ -113,6 +129,11 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	}
 	if de.Kind == domain.KindRateLimited && de.RetryAfter > 0 {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(de.RetryAfter.Seconds()+0.999)))
+	}
+	// Every 503 but a broken chain (which waiting does not mend) may be
+	// retried: a store failover takes seconds.
+	if status == http.StatusServiceUnavailable && de.Code != "chain_broken" && c.Response().Header().Get("Retry-After") == "" {
+		c.Response().Header().Set("Retry-After", "1")
 	}
 	if status == http.StatusUnauthorized && c.Response().Header().Get("WWW-Authenticate") == "" {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="bindery"`)

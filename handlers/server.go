@@ -58,6 +58,13 @@ type Deps struct {
 	Now         func() time.Time
 	// WaitTimeout bounds how long a query waits for min_position.
 	WaitTimeout time.Duration
+	// RequestTimeout bounds a request (default 10 s; long-polls get their
+	// wait on top, streams and bulk syncs none): a store that does not
+	// answer makes it a 503 with Retry-After, never a hang.
+	RequestTimeout time.Duration
+	// StoreUnavailable recognises the store's errors that mean it could not
+	// be reached or did not answer (503 store_unavailable); nil: none.
+	StoreUnavailable func(error) bool
 	// Audit answers the audit API (query, verify, seal, keys; views come
 	// from Engine).
 	Audit *audit.Service
@@ -131,6 +138,9 @@ func New(d Deps) *Server {
 	if d.WaitTimeout == 0 {
 		d.WaitTimeout = 5 * time.Second
 	}
+	if d.RequestTimeout == 0 {
+		d.RequestTimeout = 10 * time.Second
+	}
 	if d.Metrics == nil {
 		d.Metrics = metrics.New()
 	}
@@ -142,7 +152,7 @@ func New(d Deps) *Server {
 	e := s.e
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
-	e.Use(s.requestID, middleware.Recover(), s.observe, middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "1M", Skipper: streamedBody}), s.waitForPosition)
+	e.Use(s.requestID, middleware.Recover(), s.observe, s.deadline, middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "1M", Skipper: streamedBody}), s.waitForPosition)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)

@@ -112,8 +112,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		}
 		a.Conn = a.Embedded.Conn
 	} else {
+		// Pings every 2 s, two unanswered ones end the connection: a node
+		// that went dark (a partition, a dead host that sends no reset) is
+		// left for another within seconds, not the client's default minutes.
 		opts := []nats.Option{nats.Name("bindery"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(false),
-			nats.CustomInboxPrefix(natsrv.InboxPrefix)}
+			nats.CustomInboxPrefix(natsrv.InboxPrefix), nats.PingInterval(2 * time.Second), nats.MaxPingsOutstanding(2)}
 		if cfg.NATSCreds != "" {
 			opts = append(opts, nats.UserCredentials(cfg.NATSCreds))
 		} else if cfg.NATSPassword != "" {
@@ -212,7 +215,7 @@ func (a *App) open(ctx context.Context) error {
 		Apps: apps, Login: a.Login,
 		Authz: az, AuthzV: a.Authz,
 		Webhooks: hooks, WebhooksV: a.Webhooks, WebhookDeliveries: a.Forwarder,
-		QR: logins, Now: a.clock,
+		QR: logins, Now: a.clock, StoreUnavailable: bjs.IsUnavailable,
 		Demo:        demoSite(cfg),
 		Sync:        a.openSync(accts),
 		OIDCClients: sso.clients, OIDCClientsV: a.OIDCClients, OIDC: sso.provider, SignIn: sso.signIn,

@@ -285,10 +285,56 @@ func (n *NATS) Healthy(ctx context.Context, i int) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-// WaitHealthy polls until every running node is healthy, or ctx ends.
+// metaComplete reports whether node i leads the meta group with every
+// other running node current (so that streams can be placed on three).
+func (n *NATS) metaComplete(ctx context.Context, i int) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/jsz", n.nodes[i].spec.HTTPPort), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var jsz struct {
+		Meta *struct {
+			Leader   string `json:"leader"`
+			Replicas []struct {
+				Current bool `json:"current"`
+				Offline bool `json:"offline"`
+			} `json:"replicas"`
+		} `json:"meta_cluster"`
+	}
+	if json.NewDecoder(resp.Body).Decode(&jsz) != nil || jsz.Meta == nil || jsz.Meta.Leader != n.nodes[i].spec.Name {
+		return false
+	}
+	running := 0
+	for _, nd := range n.nodes {
+		if nd.cmd != nil {
+			running++
+		}
+	}
+	current := 0
+	for _, r := range jsz.Meta.Replicas {
+		if r.Current && !r.Offline {
+			current++
+		}
+	}
+	return current >= running-1
+}
+
+// WaitHealthy polls until every running node is healthy and the meta
+// leader sees the others current, or ctx ends.
 func (n *NATS) WaitHealthy(ctx context.Context) error {
 	for {
 		ok := true
+		meta := false
+		for i, nd := range n.nodes {
+			if nd.cmd != nil && n.metaComplete(ctx, i) {
+				meta = true
+			}
+		}
+		ok = meta
 		for i, nd := range n.nodes {
 			if nd.cmd != nil && !n.Healthy(ctx, i) {
 				ok = false

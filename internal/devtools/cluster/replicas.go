@@ -55,8 +55,21 @@ type ReplicaOptions struct {
 }
 
 // StartReplica runs bin as a replica with BINDERY_REPLICAS=3 on the
-// cluster and waits until /readyz answers 200.
+// cluster and waits until /readyz answers 200. A replica that exits at
+// start (a node that has just joined may answer "no responders" to
+// JetStream requests for a moment) is started again, up to three times.
 func (n *NATS) StartReplica(ctx context.Context, bin, dir string, o ReplicaOptions) (*Replica, error) {
+	var err error
+	for range 3 {
+		var r *Replica
+		if r, err = n.startReplica(ctx, bin, dir, o); err == nil || ctx.Err() != nil {
+			return r, err
+		}
+	}
+	return nil, err
+}
+
+func (n *NATS) startReplica(ctx context.Context, bin, dir string, o ReplicaOptions) (*Replica, error) {
 	urls, client, err := n.ClientURLs()
 	if err != nil {
 		return nil, err
