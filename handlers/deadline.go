@@ -30,4 +30,3 @@ func (s *Server) deadline(next echo.HandlerFunc) echo.HandlerFunc {
 		return next(c)
 	}
 }
-

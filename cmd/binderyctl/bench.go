@@ -46,13 +46,13 @@ type benchConfig struct {
 	url, token, wxsim, nats, app string
 	// urls are the replicas the logins are spread over (--url a,b,c);
 	// url is the first, which also takes the admin calls.
-	urls                         []string
-	users, concurrency           int
-	duration, warmup, rawFor     time.Duration
-	codes                        int
-	rawSyncDir                   string
-	json                         bool
-	cpuprofile                   string
+	urls                     []string
+	users, concurrency       int
+	duration, warmup, rawFor time.Duration
+	codes                    int
+	rawSyncDir               string
+	json                     bool
+	cpuprofile               string
 }
 
 func benchLogin(ctx context.Context, c *cli, args []string) int {
