@@ -294,16 +294,17 @@ func checkStored(t *testing.T, ctx context.Context, ns *cluster.NATS, w *cluster
 			ids[e.RequestID] = true
 			bound := strings.HasPrefix(e.Type, "bindery.identity_bound.v")
 			if bound || strings.HasPrefix(e.Type, "bindery.identity_unbound.v") {
+				// The binding id is derived from the identity (kind and claim
+				// value), so it names one identity even where the subject is
+				// sealed in the event.
 				var b struct {
 					AccountID string `json:"account_id"`
-					Kind      string `json:"kind"`
-					App       string `json:"app"`
-					Subject   string `json:"subject"`
+					BindingID string `json:"binding_id"`
 				}
 				if err := json.Unmarshal(e.Data, &b); err != nil {
 					t.Fatal(err)
 				}
-				key := b.Kind + " " + b.App + "|" + b.Subject
+				key := b.BindingID
 				if owners[key] == nil {
 					owners[key] = map[string]bool{}
 				}
