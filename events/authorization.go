@@ -66,12 +66,14 @@ func (AuthorizationDenied) EventName() string { return "authorization_denied" }
 
 // CodeExchanged: the client exchanged the request's code at the token
 // endpoint (once: a second use is refused). TokenID is the jti of the
-// access token issued.
+// access token issued; SessionID the family of refresh tokens started with
+// it (offline_access), whose session_issued is stored in the same append.
 type CodeExchanged struct {
 	AuthorizationID string `json:"authorization_id"`
 	ClientID        string `json:"client_id"`
 	AccountID       string `json:"account_id"`
 	TokenID         string `json:"token_id"`
+	SessionID       string `json:"session_id,omitempty"`
 }
 
 // EventName implements Event.

@@ -16,7 +16,7 @@ func Catalogue() *Registry {
 		WebhookRegistered{}, WebhookUpdated{}, WebhookDeleted{},
 		QRCreated{}, QRScanned{}, QRConfirmed{}, QRConsumed{}, QRCancelled{}, QRExpired{},
 		OIDCClientRegistered{}, OIDCClientUpdated{}, OIDCClientDeleted{},
-		AuthorizationRequested{}, AuthorizationGranted{}, AuthorizationDenied{}, CodeExchanged{},
+		AuthorizationRequested{}, AuthorizationGranted{}, AuthorizationDenied{}, CodeExchanged{}, TokenRevoked{},
 		BrowserSessionStarted{}, BrowserSessionEnded{}, BrowserSessionJoined{},
 	)
 }

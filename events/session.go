@@ -16,6 +16,16 @@ type SessionIssued struct {
 	AMR       []string  `json:"amr,omitempty"`
 	AuthTime  time.Time `json:"auth_time"`
 	ExpiresAt time.Time `json:"expires_at"`
+	WebApp
+}
+
+// WebApp names, on a family of a web app's refresh tokens (OpenID
+// Provider), the client it was issued to, the authorization whose code
+// started it and the scopes it grants. A mini-program family has none.
+type WebApp struct {
+	ClientID        string   `json:"client_id,omitempty"`
+	AuthorizationID string   `json:"authorization_id,omitempty"`
+	Scopes          []string `json:"scopes,omitempty"`
 }
 
 // EventName implements Event.
@@ -34,6 +44,7 @@ type SessionRefreshed struct {
 	AMR          []string  `json:"amr,omitempty"`
 	AuthTime     time.Time `json:"auth_time"`
 	ExpiresAt    time.Time `json:"expires_at"`
+	WebApp
 }
 
 // EventName implements Event.
@@ -49,13 +60,17 @@ const (
 	// code was spent meanwhile, by a concurrent login): its token was never
 	// handed out.
 	RevokeLoginRefused = "login_refused"
+	// RevokeByClient: a web app revoked its refresh token (RFC 7009).
+	RevokeByClient = "revoked"
+	// RevokeCodeReused: the code that started the family was used again.
+	RevokeCodeReused = "code_reused"
 )
 
 // SessionRevoked: the family may no longer be refreshed.
 type SessionRevoked struct {
 	SessionID string `json:"session_id"`
 	AccountID string `json:"account_id"`
-	Reason    string `json:"reason"` // logout, reuse_detected, account_disabled, admin, login_refused
+	Reason    string `json:"reason"` // logout, reuse_detected, account_disabled, admin, login_refused, revoked, code_reused
 }
 
 // EventName implements Event.

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -58,18 +59,31 @@ func (s *Server) oidcRoutes(e *echo.Echo) {
 }
 
 // oidcToken reports whether a token request is for the OpenID Provider:
-// a grant it runs, from an identified client (client_id in the form or
-// HTTP Basic). The rest is the session API's refresh_token grant, which
-// answers everything else as RFC 6749 says.
-func oidcToken(c echo.Context) bool {
+// a code grant from an identified client (client_id in the form or HTTP
+// Basic), or a refresh_token grant of a registered OIDC client (a web
+// app's refresh token). The rest is the session API's refresh_token grant
+// (client_id is then the mini-program app), which answers everything
+// else as RFC 6749 says.
+func (s *Server) oidcToken(c echo.Context) bool {
 	r := c.Request()
+	user, _, basic := r.BasicAuth()
+	client := r.PostForm.Get("client_id")
 	switch r.PostForm.Get("grant_type") {
 	case "authorization_code":
-	default:
-		return false
+		return basic || client != ""
+	case "refresh_token":
+		if basic {
+			if u, err := url.QueryUnescape(user); err == nil {
+				client = u
+			}
+		}
+		if client == "" || s.OIDCClientsV == nil {
+			return false
+		}
+		_, registered := s.OIDCClientsV.Get(client)
+		return registered
 	}
-	_, _, basic := r.BasicAuth()
-	return basic || r.PostForm.Get("client_id") != ""
+	return false
 }
 
 // oidcAccessToken reports whether the bearer token is one of the OpenID

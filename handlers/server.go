@@ -152,7 +152,7 @@ func New(d Deps) *Server {
 	e := s.e
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
-	e.Use(s.requestID, middleware.Recover(), s.observe, s.deadline, middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "1M", Skipper: streamedBody}), s.waitForPosition)
+	e.Use(s.requestID, middleware.Recover(), s.observe, s.deadline, s.cors, middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "1M", Skipper: streamedBody}), s.waitForPosition)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)

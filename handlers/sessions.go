@@ -111,7 +111,7 @@ func (s *Server) oauthToken(c echo.Context) error {
 			return oauthError(c, "invalid_request", "parameter "+name+" is repeated")
 		}
 	}
-	if s.OIDC != nil && oidcToken(c) {
+	if s.OIDC != nil && s.oidcToken(c) {
 		return echo.WrapHandler(s.OIDC.Handler())(c)
 	}
 	switch gt := form.Get("grant_type"); gt {

@@ -4,6 +4,7 @@
 package authorization
 
 import (
+	"maps"
 	"slices"
 	"time"
 
@@ -60,6 +61,11 @@ type Authorization struct {
 	granted   events.AuthorizationGranted
 	expiresAt time.Time
 	tokenID   string
+	familyID  string
+	// revoked holds the jtis of revoked access tokens until they expire;
+	// grantRevoked ends every token of the request (its code was reused).
+	revoked      map[string]time.Time
+	grantRevoked bool
 }
 
 // New returns the empty state of the request with this id.
@@ -88,6 +94,7 @@ func (a *Authorization) Clone() *Authorization {
 	c := *a
 	c.req.Scopes = slices.Clone(a.req.Scopes)
 	c.granted.AMR = slices.Clone(a.granted.AMR)
+	c.revoked = maps.Clone(a.revoked)
 	return &c
 }
 
@@ -101,13 +108,15 @@ func (a *Authorization) Apply(r events.Record) {
 	case events.AuthorizationDenied:
 		a.state = Denied
 	case events.CodeExchanged:
-		a.state, a.tokenID = Exchanged, e.TokenID
+		a.state, a.tokenID, a.familyID = Exchanged, e.TokenID, e.SessionID
+	case events.TokenRevoked:
+		a.applyRevoked(e, r.Envelope.Time)
 	}
 }
 
 // Folds implements domain.Folder: the events Apply folds.
 func (*Authorization) Folds() []events.Event {
-	return []events.Event{events.AuthorizationRequested{}, events.AuthorizationGranted{}, events.AuthorizationDenied{}, events.CodeExchanged{}}
+	return []events.Event{events.AuthorizationRequested{}, events.AuthorizationGranted{}, events.AuthorizationDenied{}, events.CodeExchanged{}, events.TokenRevoked{}}
 }
 
 // Record decides a new request at now. A public client must use PKCE S256.
@@ -199,13 +208,14 @@ func (a *Authorization) CheckCode(now time.Time) error {
 }
 
 // Exchange decides the code's one exchange by clientID, issuing the access
-// token tokenID.
-func (a *Authorization) Exchange(clientID, tokenID string, now time.Time) ([]events.Event, error) {
+// token tokenID and, when familyID is not "", starting that family of
+// refresh tokens.
+func (a *Authorization) Exchange(clientID, tokenID, familyID string, now time.Time) ([]events.Event, error) {
 	if err := a.CheckCode(now); err != nil {
 		return nil, err
 	}
 	if clientID != a.req.ClientID {
 		return nil, ErrCodeInvalid
 	}
-	return []events.Event{events.CodeExchanged{AuthorizationID: a.id, ClientID: clientID, AccountID: a.granted.AccountID, TokenID: tokenID}}, nil
+	return []events.Event{events.CodeExchanged{AuthorizationID: a.id, ClientID: clientID, AccountID: a.granted.AccountID, TokenID: tokenID, SessionID: familyID}}, nil
 }

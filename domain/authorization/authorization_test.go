@@ -50,17 +50,17 @@ func TestAuthorizationLifecycle(t *testing.T) {
 	if _, err := a.Deny("access_denied", "", now); !errors.Is(err, authorization.ErrFinished) {
 		t.Fatalf("deny after grant: %v", err)
 	}
-	if _, err := a.Exchange("spa", "t1", now.Add(time.Minute+authorization.CodeTTL+time.Second)); !errors.Is(err, authorization.ErrCodeInvalid) {
+	if _, err := a.Exchange("spa", "t1", "", now.Add(time.Minute+authorization.CodeTTL+time.Second)); !errors.Is(err, authorization.ErrCodeInvalid) {
 		t.Fatalf("exchange after 60 s: %v", err)
 	}
-	if _, err := a.Exchange("other", "t1", now.Add(time.Minute)); !errors.Is(err, authorization.ErrCodeInvalid) {
+	if _, err := a.Exchange("other", "t1", "", now.Add(time.Minute)); !errors.Is(err, authorization.ErrCodeInvalid) {
 		t.Fatalf("exchange by another client: %v", err)
 	}
-	evs, err = a.Exchange("spa", "t1", now.Add(time.Minute))
+	evs, err = a.Exchange("spa", "t1", "", now.Add(time.Minute))
 	if err := fold(a, evs, err); err != nil || a.State() != authorization.Exchanged || a.TokenID() != "t1" {
 		t.Fatalf("exchange: %v", err)
 	}
-	if _, err := a.Exchange("spa", "t2", now.Add(time.Minute)); !errors.Is(err, authorization.ErrCodeInvalid) {
+	if _, err := a.Exchange("spa", "t2", "", now.Add(time.Minute)); !errors.Is(err, authorization.ErrCodeInvalid) {
 		t.Fatalf("second exchange: %v", err)
 	}
 	for _, e := range evs {

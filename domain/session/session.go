@@ -47,6 +47,7 @@ type Session struct {
 	used      []used // rotated tokens, oldest first
 	revoked   bool
 	reason    string
+	webApp    events.WebApp // set on a web app's refresh-token family
 }
 
 // New returns the empty state of the family with this id.
@@ -76,11 +77,21 @@ func (s *Session) ExpiresAt() time.Time { return s.expires }
 // Revoked reports whether the family was revoked, and why.
 func (s *Session) Revoked() (bool, string) { return s.revoked, s.reason }
 
+// WebApp names the client, authorization and scopes of a web app's
+// refresh-token family; zero for a mini-program family.
+func (s *Session) WebApp() events.WebApp { return cloneWebApp(s.webApp) }
+
+func cloneWebApp(w events.WebApp) events.WebApp {
+	w.Scopes = slices.Clone(w.Scopes)
+	return w
+}
+
 // Clone copies the state.
 func (s *Session) Clone() *Session {
 	c := *s
 	c.amr = slices.Clone(s.amr)
 	c.used = slices.Clone(s.used)
+	c.webApp.Scopes = slices.Clone(s.webApp.Scopes)
 	return &c
 }
 
@@ -91,6 +102,7 @@ func (s *Session) Apply(r events.Record) {
 		s.exists = true
 		s.accountID, s.app, s.amr, s.authTime = e.AccountID, e.App, slices.Clone(e.AMR), e.AuthTime
 		s.current, s.expires = e.TokenHash, e.ExpiresAt
+		s.webApp = cloneWebApp(e.WebApp)
 	case events.SessionRefreshed:
 		if s.current != "" && s.current != e.TokenHash {
 			s.used = append(s.used, used{hash: s.current, expires: s.expires})
@@ -101,6 +113,7 @@ func (s *Session) Apply(r events.Record) {
 		s.exists = true
 		s.accountID, s.app, s.amr, s.authTime = e.AccountID, e.App, slices.Clone(e.AMR), e.AuthTime
 		s.current, s.expires = e.TokenHash, e.ExpiresAt
+		s.webApp = cloneWebApp(e.WebApp)
 		s.prune(r.Envelope.Time)
 	case events.SessionRevoked:
 		s.exists = true
@@ -176,7 +189,7 @@ func (s *Session) Authenticate(hash string, now time.Time) error {
 func (s *Session) Rotate(nextHash string, now time.Time, ttl time.Duration) []events.Event {
 	return []events.Event{events.SessionRefreshed{
 		SessionID: s.id, AccountID: s.accountID, App: s.app, PreviousHash: s.current, TokenHash: nextHash,
-		AMR: slices.Clone(s.amr), AuthTime: s.authTime, ExpiresAt: now.Add(ttl).UTC(),
+		AMR: slices.Clone(s.amr), AuthTime: s.authTime, ExpiresAt: now.Add(ttl).UTC(), WebApp: cloneWebApp(s.webApp),
 	}}
 }
 

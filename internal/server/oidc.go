@@ -32,6 +32,9 @@ func (a *App) openOIDC(found *apps.Service, logins *qr.Service) (oidcParts, erro
 	clients.Repo.OnConflict = a.Metrics.Conflicts.Inc
 	auth := appoidc.NewAuthorizations(store, a.Box, deriveCodeKey(a.otpKey), a.clock)
 	auth.Repo.OnConflict = a.Metrics.Conflicts.Inc
+	// A web app's refresh tokens are session families; its tokens count
+	// only while their account may act.
+	auth.Sessions, auth.Gate = a.Sessions, a.Sessions.Gate
 	browser := appoidc.NewBrowserSessions(store, a.clock)
 	browser.Repo.OnConflict = a.Metrics.Conflicts.Inc
 	p, err := oidcop.New(oidcop.Options{

@@ -6,10 +6,10 @@ package oidcop
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -57,17 +57,24 @@ type Provider struct {
 // New builds the provider.
 func New(o Options) (*Provider, error) {
 	issuer := strings.TrimSuffix(o.Issuer, "/")
+	crypto := tokenCrypto{auth: o.Auth, signer: o.Signer, prepared: &sync.Map{}}
 	st := &storage{
 		clients: o.Clients, clientCmds: o.ClientCmds, auth: o.Auth, accounts: o.Accounts, signer: o.Signer,
+		crypto: crypto, issuer: issuer,
 		loginURL: func(id string) string { return issuer + LoginPath + "?id=" + url.QueryEscape(id) },
 	}
 	cfg := &op.Config{
 		CodeMethodS256:           true,
+		GrantTypeRefreshToken:    true,
 		AuthMethodPost:           true,
 		DefaultLogoutRedirectURI: defaultLogoutPath,
 	}
 	opts := []op.Option{
-		op.WithCrypto(codeCrypto{o.Auth}),
+		op.WithCrypto(crypto),
+		// CORS is Bindery's (handlers/cors.go): only registered clients'
+		// origins on the token, userinfo, revocation and introspection
+		// endpoints; the library's default allows every origin.
+		op.WithCORSOptions(nil),
 		op.WithCustomAuthEndpoint(op.NewEndpoint(AuthorizePath)),
 		op.WithCustomTokenEndpoint(op.NewEndpoint(TokenPath)),
 		op.WithCustomUserinfoEndpoint(op.NewEndpoint(UserinfoPath)),
@@ -102,6 +109,16 @@ func requestID(ctx context.Context) string {
 func (p *Provider) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := context.WithValue(r.Context(), ctxKey{}, w.Header().Get(requestIDHeader))
+		switch r.URL.Path {
+		case IntrospectPath:
+			if r.ParseForm() == nil {
+				ctx = withRawToken(ctx, r.PostForm.Get("token"))
+			}
+		case UserinfoPath:
+			if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+				ctx = withRawToken(ctx, tok)
+			}
+		}
 		p.op.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -146,18 +163,4 @@ func (p *Provider) Discovery(ctx context.Context) any {
 	d.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
 	d.BackChannelLogoutSupported, d.BackChannelLogoutSessionSupported = true, true
 	return d
-}
-
-// codeCrypto makes the library's authorization codes: the request id with
-// a MAC (Authorizations.Code), so no code is ever stored.
-type codeCrypto struct{ auth *appoidc.Authorizations }
-
-func (c codeCrypto) Encrypt(id string) (string, error) { return c.auth.Code(id), nil }
-
-func (c codeCrypto) Decrypt(code string) (string, error) {
-	id, _, ok := strings.Cut(code, ".")
-	if !ok || c.auth.Code(id) != code {
-		return "", errors.New("oidcop: not a code of this provider")
-	}
-	return id, nil
 }

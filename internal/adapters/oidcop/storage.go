@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -32,6 +31,8 @@ type storage struct {
 	auth       *appoidc.Authorizations
 	accounts   *projections.Accounts
 	signer     *tokens.Signer
+	crypto     tokenCrypto
+	issuer     string
 	loginURL   func(id string) string
 }
 
@@ -46,7 +47,8 @@ func asOIDC(err error) error {
 	var de *domain.Error
 	if errors.As(err, &de) {
 		switch de.Code {
-		case "invalid_grant", "authorization_not_found", "authorization_expired", "authorization_finished":
+		case "invalid_grant", "authorization_not_found", "authorization_expired", "authorization_finished",
+			"invalid_session", "session_reused", "account_disabled", "not_found", "invalid_token":
 			return oidc.ErrInvalidGrant().WithDescription("%s", de.Message)
 		case "invalid_request":
 			return oidc.ErrInvalidRequest().WithDescription("%s", de.Message)
@@ -96,7 +98,7 @@ func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthReques
 }
 
 func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
-	a, err := s.auth.ByCode(ctx, code)
+	a, err := s.auth.ByCode(ctx, meta(ctx, ""), code)
 	if err != nil {
 		return nil, asOIDC(err)
 	}
@@ -111,40 +113,7 @@ func (s *storage) SaveAuthCode(context.Context, string, string) error { return n
 // recorded when the access token was made, and ends the request.
 func (s *storage) DeleteAuthRequest(context.Context, string) error { return nil }
 
-// CreateAccessToken records the code's one exchange and answers the id of
-// the access token (a JWT the library signs).
-func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
-	ar, ok := req.(authRequest)
-	if !ok {
-		return "", time.Time{}, oidc.ErrUnsupportedGrantType()
-	}
-	id, err := s.auth.Exchange(ctx, meta(ctx, ar.GetClientID()), ar.GetID(), ar.GetClientID())
-	if err != nil {
-		return "", time.Time{}, asOIDC(err)
-	}
-	return id, s.auth.Now().Add(AccessTokenLifetime), nil
-}
-
-// CreateAccessAndRefreshTokens: refresh tokens are not issued yet; the
-// client gets an access token only.
-func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, _ string) (string, string, time.Time, error) {
-	id, exp, err := s.CreateAccessToken(ctx, req)
-	return id, "", exp, err
-}
-
-func (s *storage) TokenRequestByRefreshToken(context.Context, string) (op.RefreshTokenRequest, error) {
-	return nil, oidc.ErrInvalidGrant().WithDescription("refresh tokens are not issued yet")
-}
-
 func (s *storage) TerminateSession(context.Context, string, string) error { return nil }
-
-func (s *storage) RevokeToken(context.Context, string, string, string) *oidc.Error {
-	return oidc.ErrRequestNotSupported().WithDescription("revocation is not supported yet")
-}
-
-func (s *storage) GetRefreshTokenInfo(context.Context, string, string) (string, string, error) {
-	return "", "", op.ErrInvalidRefreshToken
-}
 
 func (s *storage) SigningKey(context.Context) (op.SigningKey, error) {
 	id, alg, key := s.signer.SigningKey()
@@ -193,20 +162,13 @@ func (s *storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInf
 	if err := s.fill(info, req.GetSubject(), scopes); err != nil {
 		return err
 	}
-	if ar, ok := req.(authRequest); ok {
-		info.AppendClaims("sid", ar.SessionID())
+	switch r := req.(type) {
+	case authRequest:
+		info.AppendClaims("sid", r.SessionID())
+	case *refreshRequest:
+		info.AppendClaims("sid", r.g.Authorization.Grant().SessionID)
 	}
 	return nil
-}
-
-// SetUserinfoFromToken answers userinfo for an access token: only one a
-// code was exchanged for, of an account that is still enabled.
-func (s *storage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, subject, _ string) error {
-	a, ok := s.auth.ByTokenID(ctx, tokenID)
-	if !ok || a.Grant().AccountID != subject {
-		return oidc.ErrInvalidRequest().WithDescription("the access token is not active")
-	}
-	return s.fill(info, subject, a.Requested().Scopes)
 }
 
 func (s *storage) fill(info *oidc.UserInfo, subject string, scopes []string) error {
@@ -248,15 +210,6 @@ func rolesOf(acc projections.Account) []string {
 		}
 	}
 	return roles
-}
-
-func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
-	return oidc.ErrRequestNotSupported().WithDescription("introspection is not supported yet")
-}
-
-// GetPrivateClaimsFromRequest adds RFC 9068's scope to access tokens.
-func (s *storage) GetPrivateClaimsFromRequest(_ context.Context, req op.TokenRequest, _ []string) (map[string]any, error) {
-	return map[string]any{"scope": strings.Join(req.GetScopes(), " ")}, nil
 }
 
 func (s *storage) GetPrivateClaimsFromScopes(context.Context, string, string, []string) (map[string]any, error) {

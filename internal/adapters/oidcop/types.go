@@ -29,8 +29,12 @@ func (c client) GetID() string                    { return c.c.ClientID }
 func (c client) RedirectURIs() []string           { return c.c.RedirectURIs }
 func (c client) PostLogoutRedirectURIs() []string { return c.c.PostLogoutRedirectURIs }
 func (c client) LoginURL(id string) string        { return c.loginURL(id) }
+
+// AccessTokenType is bearer for the library: it asks the provider's Crypto
+// for the token, which signs an RFC 9068 JWT (typ at+jwt) itself, since
+// the library's own JWTs say typ JWT.
 func (c client) AccessTokenType() op.AccessTokenType {
-	return op.AccessTokenTypeJWT // RFC 9068
+	return op.AccessTokenTypeBearer
 }
 func (c client) IDTokenLifetime() time.Duration { return IDTokenLifetime }
 

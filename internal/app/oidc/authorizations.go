@@ -5,14 +5,13 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/bindery/bindery/domain/authorization"
 	"github.com/bindery/bindery/events"
+	"github.com/bindery/bindery/internal/app/sessions"
 	"github.com/bindery/bindery/internal/app/usecase"
 	"github.com/bindery/bindery/internal/crypto/secrets"
 )
@@ -30,6 +29,13 @@ type Authorizations struct {
 	Box     *secrets.Box
 	CodeKey []byte
 	Now     func() time.Time
+	// Sessions keeps the families of web apps' refresh tokens (the
+	// session families of the mini-program API, with the client on them);
+	// nil issues no refresh tokens.
+	Sessions *sessions.Service
+	// Gate decides on the account aggregate whether a token's account may
+	// still act (nil: no check, tests).
+	Gate sessions.AccountGate
 }
 
 // NewAuthorizations wires the use cases to a store.
@@ -131,53 +137,6 @@ func (s *Authorizations) mac(id string) string {
 	m := hmac.New(sha256.New, s.CodeKey)
 	m.Write([]byte("bindery oidc code v1:" + id))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-// ByCode loads the granted request a code belongs to, refusing (as
-// invalid_grant) a forged, expired or already exchanged code.
-func (s *Authorizations) ByCode(ctx context.Context, code string) (*authorization.Authorization, error) {
-	id, mac, ok := strings.Cut(code, ".")
-	if !ok || !hmac.Equal([]byte(mac), []byte(s.mac(id))) {
-		return nil, authorization.ErrCodeInvalid
-	}
-	a, err := s.Get(ctx, id)
-	if errors.Is(err, authorization.ErrNotFound) {
-		return nil, authorization.ErrCodeInvalid
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := a.CheckCode(s.Now()); err != nil {
-		return nil, err
-	}
-	return a, nil
-}
-
-// Exchange records the code's one exchange by clientID; a second exchange
-// (even a concurrent one) fails with invalid_grant. It answers the id of
-// the access token to issue: "<authorization id>.<random>".
-func (s *Authorizations) Exchange(ctx context.Context, meta events.Meta, id, clientID string) (string, error) {
-	now := s.Now()
-	tokenID := id + "." + uuid.NewString()
-	_, _, err := s.Repo.Update(ctx, id, withTime(meta, now, clientID), func(a *authorization.Authorization) (events.Decision, error) {
-		evs, err := a.Exchange(clientID, tokenID, now)
-		return events.Decision{Events: evs}, err
-	})
-	if err != nil {
-		return "", usecase.Translate(err)
-	}
-	return tokenID, nil
-}
-
-// ByTokenID loads the request an access token was issued for; ok is false
-// when the token id is not one of an exchanged request.
-func (s *Authorizations) ByTokenID(ctx context.Context, tokenID string) (*authorization.Authorization, bool) {
-	id, _, _ := strings.Cut(tokenID, ".")
-	a, err := s.Get(ctx, id)
-	if err != nil || a.State() != authorization.Exchanged || a.TokenID() != tokenID {
-		return nil, false
-	}
-	return a, true
 }
 
 func withTime(meta events.Meta, now time.Time, actor string) events.Meta {

@@ -33,6 +33,10 @@ func (s *Service) RefreshFor(ctx context.Context, meta events.Meta, sessionToken
 	var outcome error
 	pos, err := s.update(ctx, meta, fam, func(st *session.Session) (events.Decision, error) {
 		out, outcome = Issued{}, nil
+		if st.WebAppFamily() {
+			// A web app's refresh token: its own token endpoint only.
+			return events.Decision{}, session.ErrInvalid
+		}
 		switch err := st.Authenticate(hash, now); {
 		case errors.Is(err, session.ErrReused):
 			outcome = err

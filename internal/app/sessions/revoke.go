@@ -23,6 +23,9 @@ func (s *Service) Revoke(ctx context.Context, meta events.Meta, sessionToken str
 	var outcome error
 	pos, err := s.update(ctx, meta, fam, func(st *session.Session) (events.Decision, error) {
 		outcome = nil
+		if st.WebAppFamily() {
+			return events.Decision{}, session.ErrInvalid
+		}
 		evs, err := st.Logout(hash, now)
 		if errors.Is(err, session.ErrReused) {
 			outcome = err

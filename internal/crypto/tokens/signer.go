@@ -100,10 +100,11 @@ type Signer struct {
 	box   *secrets.Box
 	opts  SignerOptions
 
-	mu     sync.RWMutex
-	keys   []Key // newest first
-	active *Key
-	signer jose.Signer // for active
+	mu       sync.RWMutex
+	keys     []Key // newest first
+	active   *Key
+	signer   jose.Signer // for active, typ JWT
+	atSigner jose.Signer // for active, typ at+jwt (RFC 9068)
 }
 
 // NewSigner loads the key set from store, creating and saving a first key
@@ -192,6 +193,10 @@ func (s *Signer) Maintain(ctx context.Context, interval time.Duration, onErr fun
 // (exp, iat, nbf, auth_time) may be given as time.Time and are written as
 // unix seconds. claims is not modified.
 func (s *Signer) Sign(claims map[string]any) (string, error) {
+	return s.sign(claims, typJWT)
+}
+
+func (s *Signer) sign(claims map[string]any, typ string) (string, error) {
 	c := maps.Clone(claims)
 	if c == nil {
 		c = map[string]any{}
@@ -213,6 +218,9 @@ func (s *Signer) Sign(claims map[string]any) (string, error) {
 	}
 	s.mu.RLock()
 	signer, alg := s.signer, s.active.Alg
+	if typ == typAccessToken {
+		signer = s.atSigner
+	}
 	s.mu.RUnlock()
 	jws, err := signer.Sign(payload)
 	if err != nil {
@@ -253,6 +261,10 @@ func (s *Signer) JWKS() jose.JSONWebKeySet {
 // A token signed by a key rotated in by another replica fails with
 // ErrUnknownKey until Refresh.
 func (s *Signer) Verify(token string, audience string, now time.Time) (map[string]any, error) {
+	return s.verify(token, audience, now, typJWT)
+}
+
+func (s *Signer) verify(token string, audience string, now time.Time, typ string) (map[string]any, error) {
 	if len(token) > MaxTokenLen {
 		return nil, invalid("token too long")
 	}
@@ -264,7 +276,7 @@ func (s *Signer) Verify(token string, audience string, now time.Time) (map[strin
 		return nil, invalid("want one signature")
 	}
 	sig := jws.Signatures[0]
-	if err := checkHeader(sig); err != nil {
+	if err := checkHeader(sig, typ); err != nil {
 		return nil, err
 	}
 	pub, alg := s.publicKey(sig.Protected.KeyID, now)
@@ -365,16 +377,18 @@ func (s *Signer) install(keys []Key) error {
 	if active == nil {
 		return errors.New("tokens: key set has no active key")
 	}
-	signer, err := jose.NewSigner(
-		jose.SigningKey{Algorithm: jose.SignatureAlgorithm(active.Alg), Key: jose.JSONWebKey{Key: active.private(), KeyID: active.ID}},
-		(&jose.SignerOptions{}).WithType("JWT"),
-	)
+	key := jose.SigningKey{Algorithm: jose.SignatureAlgorithm(active.Alg), Key: jose.JSONWebKey{Key: active.private(), KeyID: active.ID}}
+	signer, err := jose.NewSigner(key, (&jose.SignerOptions{}).WithType(typJWT))
+	if err != nil {
+		return fmt.Errorf("tokens: signer: %w", err)
+	}
+	atSigner, err := jose.NewSigner(key, (&jose.SignerOptions{}).WithType(typAccessToken))
 	if err != nil {
 		return fmt.Errorf("tokens: signer: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.keys, s.active, s.signer = keys, active, signer
+	s.keys, s.active, s.signer, s.atSigner = keys, active, signer, atSigner
 	return nil
 }
 

@@ -14,8 +14,9 @@ import (
 
 func invalid(detail string) error { return fmt.Errorf("%w: %s", ErrInvalidToken, detail) }
 
-// checkHeader allows exactly the header Sign writes: alg, kid, typ.
-func checkHeader(sig jose.Signature) error {
+// checkHeader allows exactly the header Sign (or SignAccessToken) writes:
+// alg, kid, and typ, which must be typ.
+func checkHeader(sig jose.Signature, typ string) error {
 	h := sig.Protected
 	if sig.Unprotected.KeyID != "" || sig.Unprotected.JSONWebKey != nil || len(sig.Unprotected.ExtraHeaders) > 0 {
 		return invalid("unprotected header")
@@ -37,8 +38,8 @@ func checkHeader(sig jose.Signature) error {
 			return invalid(fmt.Sprintf("unexpected header parameter %q", string(name)))
 		}
 	}
-	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, "JWT") {
-		return invalid("typ must be JWT")
+	if got, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(got, typ) {
+		return invalid("typ must be " + typ)
 	}
 	return nil
 }
