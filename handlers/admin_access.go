@@ -32,7 +32,7 @@ const adminActorKey = "bindery.admin_actor"
 // the wiki the admin API.
 func (s *Server) adminByAccessToken(c echo.Context, tok string, next echo.HandlerFunc) error {
 	ctx := c.Request().Context()
-	claims, err := s.verifyIDToken(ctx, tok)
+	claims, err := s.verifyAccessToken(ctx, tok)
 	if err != nil {
 		s.adminFails.allow(c.Request(), s.Now())
 		if errors.Is(err, tokens.ErrExpired) {

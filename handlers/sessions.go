@@ -290,7 +290,17 @@ type keyRefresh struct {
 // key another replica just rotated in, so it reloads the keys (at most once
 // a second) and tries again.
 func (s *Server) verifyIDToken(ctx context.Context, tok string) (map[string]any, error) {
-	claims, err := s.Signer.Verify(tok, "", s.Now())
+	return s.verifyWith(ctx, tok, s.Signer.Verify)
+}
+
+// verifyAccessToken is verifyIDToken for a web app's access token (RFC
+// 9068, typ at+jwt).
+func (s *Server) verifyAccessToken(ctx context.Context, tok string) (map[string]any, error) {
+	return s.verifyWith(ctx, tok, s.Signer.VerifyAccessToken)
+}
+
+func (s *Server) verifyWith(ctx context.Context, tok string, verify func(string, string, time.Time) (map[string]any, error)) (map[string]any, error) {
+	claims, err := verify(tok, "", s.Now())
 	if !errors.Is(err, tokens.ErrUnknownKey) {
 		return claims, err
 	}
@@ -309,7 +319,7 @@ func (s *Server) verifyIDToken(ctx context.Context, tok string) (map[string]any,
 		s.log.Warn("signing keys refresh", "err", rerr)
 		return nil, err
 	}
-	return s.Signer.Verify(tok, "", s.Now())
+	return verify(tok, "", s.Now())
 }
 
 func userClaims(c map[string]any) (UserClaims, bool) {

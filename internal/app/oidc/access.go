@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/google/uuid"
@@ -33,12 +34,17 @@ func (t *AccessTokens) Active(ctx context.Context, tokenID, subject, clientID st
 	if uuid.Validate(id) != nil || subject == "" {
 		return ErrAccessEnded
 	}
-	a, _, err := t.Auth.Repo.Refresh(ctx, id)
+	// ActiveToken: exchanged once, not revoked, its refresh family (if
+	// any) live, its account able to act.
+	a, err := t.Auth.ActiveToken(ctx, tokenID, subject)
+	if errors.Is(err, authorization.ErrTokenInactive) {
+		return ErrAccessEnded
+	}
 	if err != nil {
 		return err
 	}
 	g := a.Grant()
-	if a.State() != authorization.Exchanged || a.TokenID() != tokenID || a.Requested().ClientID != clientID || g.AccountID != subject {
+	if a.Requested().ClientID != clientID || g.AccountID != subject {
 		return ErrAccessEnded
 	}
 	if t.Browser == nil {
