@@ -198,7 +198,7 @@ func (r *rp) last() rpResult {
 }
 
 // api calls Bindery's (or the simulator's) JSON API.
-func api(t *testing.T, method, url, bearer string, body any) map[string]any {
+func api(t testing.TB, method, url, bearer string, body any) map[string]any {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -226,7 +226,7 @@ func api(t *testing.T, method, url, bearer string, body any) map[string]any {
 
 // miniProgramUser signs a new simulated WeChat user in to the demo app
 // (registering an account) and answers its id_token and account id.
-func miniProgramUser(t *testing.T, st *Stack, name string) (string, string) {
+func miniProgramUser(t testing.TB, st *Stack, name string) (string, string) {
 	t.Helper()
 	user := api(t, "POST", st.SimURL+"/sim/users", "", map[string]any{"nickname": name})["user"]
 	code := api(t, "POST", st.SimURL+"/sim/login", "", map[string]any{"appid": demo.WeChatAppID, "user": user})["code"]

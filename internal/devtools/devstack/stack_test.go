@@ -25,7 +25,7 @@ func startStack(t *testing.T, dir string) (*Stack, *testenv.SyncBuffer) {
 }
 
 // startStackWith is startStack with more settings (BINDERY_* names).
-func startStackWith(t *testing.T, dir string, more map[string]string) (*Stack, *testenv.SyncBuffer) {
+func startStackWith(t testing.TB, dir string, more map[string]string) (*Stack, *testenv.SyncBuffer) {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
