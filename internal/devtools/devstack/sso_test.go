@@ -152,7 +152,6 @@ func (r *rp) callback(req *http.Request) rpResult {
 		res.Error = "exchange: " + err.Error()
 		return res
 	}
-	_, res.SecondUse = conf.Exchange(ctx, code, oauth2.VerifierOption(f.verifier))
 	raw, _ := tok.Extra("id_token").(string)
 	idt, err := r.provider.Verifier(&oidc.Config{ClientID: f.client}).Verify(ctx, raw)
 	if err != nil {
@@ -174,6 +173,12 @@ func (r *rp) callback(req *http.Request) rpResult {
 		res.UserinfoSubject = ui.Subject
 	} else {
 		res.Error = "userinfo: " + err.Error()
+	}
+	// A second use of the code fails, and revokes what the first issued
+	// (RFC 6749 §4.1.2): userinfo refuses the access token from then on.
+	_, res.SecondUse = conf.Exchange(ctx, code, oauth2.VerifierOption(f.verifier))
+	if _, err := r.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err == nil {
+		res.Error = "userinfo answers for the access token of a code used twice"
 	}
 	if parts := strings.Split(tok.AccessToken, "."); len(parts) == 3 {
 		b, _ := base64.RawURLEncoding.DecodeString(parts[1])
