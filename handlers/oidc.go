@@ -64,7 +64,7 @@ func (s *Server) oidcRoutes(e *echo.Echo) {
 func oidcToken(c echo.Context) bool {
 	r := c.Request()
 	switch r.PostForm.Get("grant_type") {
-	case "authorization_code":
+	case "authorization_code", "urn:ietf:params:oauth:grant-type:device_code":
 	default:
 		return false
 	}

@@ -60,6 +60,7 @@ type Authorization struct {
 	granted   events.AuthorizationGranted
 	expiresAt time.Time
 	tokenID   string
+	device    *events.DeviceAuthorizationRequested // set for a device's request (device.go)
 }
 
 // New returns the empty state of the request with this id.
@@ -88,6 +89,10 @@ func (a *Authorization) Clone() *Authorization {
 	c := *a
 	c.req.Scopes = slices.Clone(a.req.Scopes)
 	c.granted.AMR = slices.Clone(a.granted.AMR)
+	if a.device != nil {
+		d := *a.device
+		c.device = &d
+	}
 	return &c
 }
 
@@ -96,6 +101,8 @@ func (a *Authorization) Apply(r events.Record) {
 	switch e := r.Event.(type) {
 	case events.AuthorizationRequested:
 		a.state, a.req, a.expiresAt = Requested, e, e.ExpiresAt
+	case events.DeviceAuthorizationRequested:
+		a.applyDevice(e)
 	case events.AuthorizationGranted:
 		a.state, a.granted = Granted, e
 	case events.AuthorizationDenied:
@@ -107,7 +114,7 @@ func (a *Authorization) Apply(r events.Record) {
 
 // Folds implements domain.Folder: the events Apply folds.
 func (*Authorization) Folds() []events.Event {
-	return []events.Event{events.AuthorizationRequested{}, events.AuthorizationGranted{}, events.AuthorizationDenied{}, events.CodeExchanged{}}
+	return []events.Event{events.AuthorizationRequested{}, events.DeviceAuthorizationRequested{}, events.AuthorizationGranted{}, events.AuthorizationDenied{}, events.CodeExchanged{}}
 }
 
 // Record decides a new request at now. A public client must use PKCE S256.

@@ -33,6 +33,7 @@ type storage struct {
 	accounts   *projections.Accounts
 	signer     *tokens.Signer
 	loginURL   func(id string) string
+	devices    *appoidc.Devices // nil: no device flow (device.go)
 }
 
 var _ op.Storage = (*storage)(nil)
@@ -114,6 +115,9 @@ func (s *storage) DeleteAuthRequest(context.Context, string) error { return nil 
 // CreateAccessToken records the code's one exchange and answers the id of
 // the access token (a JWT the library signs).
 func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
+	if d, ok := req.(*op.DeviceAuthorizationState); ok {
+		return s.createDeviceAccessToken(ctx, d)
+	}
 	ar, ok := req.(authRequest)
 	if !ok {
 		return "", time.Time{}, oidc.ErrUnsupportedGrantType()
@@ -195,6 +199,8 @@ func (s *storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInf
 	}
 	if ar, ok := req.(authRequest); ok {
 		info.AppendClaims("sid", ar.SessionID())
+	} else if g := deviceGrantOf(ctx); g != nil && g.sid != "" {
+		info.AppendClaims("sid", g.sid)
 	}
 	return nil
 }
