@@ -76,7 +76,9 @@ func (d *Devices) mac(label, value string) string {
 }
 
 // DeviceCode is the device code of request id: "<id>.<MAC>".
-func (d *Devices) DeviceCode(id string) string { return id + "." + d.mac("bindery device code v1:", id) }
+func (d *Devices) DeviceCode(id string) string {
+	return id + "." + d.mac("bindery device code v1:", id)
+}
 
 // pollToken is the poll token of the QR login bound to request id.
 func (d *Devices) pollToken(id string) string { return "bqd." + d.mac("bindery device poll v1:", id) }
