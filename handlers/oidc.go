@@ -69,7 +69,7 @@ func (s *Server) oidcToken(c echo.Context) bool {
 	user, _, basic := r.BasicAuth()
 	client := r.PostForm.Get("client_id")
 	switch r.PostForm.Get("grant_type") {
-	case "authorization_code":
+	case "authorization_code", "urn:ietf:params:oauth:grant-type:device_code":
 		return basic || client != ""
 	case "refresh_token":
 		if basic {

@@ -112,6 +112,8 @@ type Deps struct {
 	// nil: admin tokens only.
 	AdminAccess AdminAccessTokens
 	AdminClient string
+	// Devices runs the device flow's user-code lookup (qr_lookup.go).
+	Devices *appoidc.Devices
 }
 
 // Server is the HTTP API.
@@ -123,7 +125,9 @@ type Server struct {
 	limiter    *ipLimiter // nil: no per-IP limit
 	adminFails *ipLimiter // failed admin authentications per IP
 	peerKey    []byte     // keys the client pseudonyms of log lines (logpeer.go)
-	keys       keyRefresh
+	// lookupFails are failed user-code lookups per IP (qr_lookup.go).
+	lookupFails *ipLimiter
+	keys        keyRefresh
 	homeState
 }
 
@@ -149,6 +153,7 @@ func New(d Deps) *Server {
 	s.limiter = newIPLimiter(d.RateLimit, d.TrustedProxies)
 	s.peerKey = newPeerKey()
 	s.adminFails = newAdminFailLimiter(d.TrustedProxies)
+	s.lookupFails = newLookupFailLimiter(d)
 	e := s.e
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
@@ -173,6 +178,7 @@ func New(d Deps) *Server {
 	s.pageRoutes(e)
 	s.oidcClientRoutes(e)
 	s.oidcRoutes(e)
+	s.deviceRoutes(e)
 	return s
 }
 

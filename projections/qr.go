@@ -33,7 +33,10 @@ type QRSession struct {
 	ScannedBy     string    `json:"scanned_by,omitempty"` // account id
 	ScannerApp    string    `json:"scanner_app,omitempty"`
 	SessionID     string    `json:"session_id,omitempty"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	// UserCodeMAC is the keyed hash of the user code of the device's
+	// request the session is bound to (qr_device.go).
+	UserCodeMAC string    `json:"user_code_mac,omitempty"`
+	UpdatedAt   time.Time `json:"updated_at"`
 	// Version is the auth-log sequence of the session's last event.
 	Version uint64 `json:"version"`
 }
@@ -61,6 +64,7 @@ const QRRetention = time.Hour
 type QRSessions struct {
 	mu       sync.RWMutex
 	byID     map[string]*QRSession
+	byCode   map[string]string // user code MAC → QR id (qr_device.go)
 	watch    map[string]chan struct{}
 	lastTime time.Time // latest event time seen (decides pruning, deterministically)
 	pruned   time.Time
@@ -80,6 +84,7 @@ func (v *QRSessions) reset() {
 		close(ch)
 	}
 	v.byID = map[string]*QRSession{}
+	v.byCode = map[string]string{}
 	v.watch = map[string]chan struct{}{}
 	v.lastTime, v.pruned = time.Time{}, time.Time{}
 }
@@ -111,6 +116,7 @@ func (v *QRSessions) Reducers() []Reducer {
 		On(func(e events.QRExpired, r events.Record) {
 			v.change(e.QRID, r, func(q *QRSession) { q.State = QRExpired })
 		}),
+		On(v.deviceRequested),
 	)
 }
 
@@ -152,6 +158,7 @@ func (v *QRSessions) prune() {
 	for id, q := range v.byID {
 		if q.ExpiresAt.Before(cut) {
 			delete(v.byID, id)
+			v.forgetCode(q)
 			if ch, ok := v.watch[id]; ok {
 				close(ch)
 				delete(v.watch, id)
@@ -237,6 +244,9 @@ func (v *QRSessions) Restore(raw json.RawMessage) error {
 	}
 	for _, q := range snap.Sessions {
 		v.byID[q.ID] = q
+		if q.UserCodeMAC != "" {
+			v.byCode[q.UserCodeMAC] = q.ID
+		}
 	}
 	v.lastTime, v.pruned = snap.LastTime, snap.Pruned
 	return nil

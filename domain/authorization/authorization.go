@@ -66,6 +66,7 @@ type Authorization struct {
 	// grantRevoked ends every token of the request (its code was reused).
 	revoked      map[string]time.Time
 	grantRevoked bool
+	device       *events.DeviceAuthorizationRequested // set for a device's request (device.go)
 }
 
 // New returns the empty state of the request with this id.
@@ -95,6 +96,10 @@ func (a *Authorization) Clone() *Authorization {
 	c.req.Scopes = slices.Clone(a.req.Scopes)
 	c.granted.AMR = slices.Clone(a.granted.AMR)
 	c.revoked = maps.Clone(a.revoked)
+	if a.device != nil {
+		d := *a.device
+		c.device = &d
+	}
 	return &c
 }
 
@@ -103,6 +108,8 @@ func (a *Authorization) Apply(r events.Record) {
 	switch e := r.Event.(type) {
 	case events.AuthorizationRequested:
 		a.state, a.req, a.expiresAt = Requested, e, e.ExpiresAt
+	case events.DeviceAuthorizationRequested:
+		a.applyDevice(e)
 	case events.AuthorizationGranted:
 		a.state, a.granted = Granted, e
 	case events.AuthorizationDenied:
@@ -116,7 +123,7 @@ func (a *Authorization) Apply(r events.Record) {
 
 // Folds implements domain.Folder: the events Apply folds.
 func (*Authorization) Folds() []events.Event {
-	return []events.Event{events.AuthorizationRequested{}, events.AuthorizationGranted{}, events.AuthorizationDenied{}, events.CodeExchanged{}, events.TokenRevoked{}}
+	return []events.Event{events.AuthorizationRequested{}, events.DeviceAuthorizationRequested{}, events.AuthorizationGranted{}, events.AuthorizationDenied{}, events.CodeExchanged{}, events.TokenRevoked{}}
 }
 
 // Record decides a new request at now. A public client must use PKCE S256.

@@ -86,8 +86,9 @@ func (s Spec) Normalize() (Spec, error) {
 	if s.Type != Confidential && s.Type != Public {
 		errs = append(errs, `type: "confidential" or "public"`)
 	}
-	if len(s.RedirectURIs) == 0 {
-		errs = append(errs, "redirect_uris: at least one")
+	// A device-only client (a TV, a CLI) has no browser to send back.
+	if len(s.RedirectURIs) == 0 && (len(s.GrantTypes) == 0 || slices.Contains(s.GrantTypes, GrantCode)) {
+		errs = append(errs, "redirect_uris: at least one (for the authorization_code grant)")
 	}
 	check := func(field string, list []string) []string {
 		if len(list) > MaxURIs {

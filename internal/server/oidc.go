@@ -19,6 +19,7 @@ type oidcParts struct {
 	provider *oidcop.Provider
 	signIn   *appoidc.SignIn
 	access   *appoidc.AccessTokens // the admin API's check of access tokens
+	devices  *appoidc.Devices
 }
 
 // openOIDC wires the OIDC client registrations and the OpenID Provider
@@ -37,8 +38,10 @@ func (a *App) openOIDC(found *apps.Service, logins *qr.Service) (oidcParts, erro
 	auth.Sessions, auth.Gate = a.Sessions, a.Sessions.Gate
 	browser := appoidc.NewBrowserSessions(store, a.clock)
 	browser.Repo.OnConflict = a.Metrics.Conflicts.Inc
+	devices := &appoidc.Devices{Auth: auth, QR: logins, View: a.QRs}
 	p, err := oidcop.New(oidcop.Options{
 		Issuer: a.Config.Issuer, Signer: a.Signer, Clients: a.OIDCClients, ClientCmds: clients, Auth: auth, Accounts: a.Accounts,
+		Devices: devices,
 	})
 	if err != nil {
 		return oidcParts{}, err
@@ -50,7 +53,7 @@ func (a *App) openOIDC(found *apps.Service, logins *qr.Service) (oidcParts, erro
 		c, _ := a.OIDCClients.Get(id)
 		return c.Name
 	}
-	return oidcParts{clients: clients, provider: p, signIn: &appoidc.SignIn{
+	return oidcParts{clients: clients, provider: p, devices: devices, signIn: &appoidc.SignIn{
 		Auth: auth, QR: logins, Clients: a.OIDCClients, Accounts: a.Accounts, Browser: browser,
 	}, access: &appoidc.AccessTokens{Auth: auth, Browser: browser}}, nil
 }

@@ -45,6 +45,8 @@ type Options struct {
 	ClientCmds *appoidc.Clients
 	Auth       *appoidc.Authorizations
 	Accounts   *projections.Accounts
+	// Devices runs the device flow (nil: off).
+	Devices *appoidc.Devices
 }
 
 // Provider is the OpenID Provider.
@@ -59,7 +61,7 @@ func New(o Options) (*Provider, error) {
 	issuer := strings.TrimSuffix(o.Issuer, "/")
 	crypto := tokenCrypto{auth: o.Auth, signer: o.Signer, prepared: &sync.Map{}}
 	st := &storage{
-		clients: o.Clients, clientCmds: o.ClientCmds, auth: o.Auth, accounts: o.Accounts, signer: o.Signer,
+		clients: o.Clients, clientCmds: o.ClientCmds, auth: o.Auth, accounts: o.Accounts, signer: o.Signer, devices: o.Devices,
 		crypto: crypto, issuer: issuer,
 		loginURL: func(id string) string { return issuer + LoginPath + "?id=" + url.QueryEscape(id) },
 	}
@@ -109,6 +111,10 @@ func requestID(ctx context.Context) string {
 func (p *Provider) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := context.WithValue(r.Context(), ctxKey{}, w.Header().Get(requestIDHeader))
+		if r.URL.Path == DeviceAuthPath {
+			p.deviceAuthorization(w, r.WithContext(ctx))
+			return
+		}
 		switch r.URL.Path {
 		case IntrospectPath:
 			if r.ParseForm() == nil {
@@ -119,7 +125,7 @@ func (p *Provider) Handler() http.Handler {
 				ctx = withRawToken(ctx, tok)
 			}
 		}
-		p.op.ServeHTTP(w, r.WithContext(ctx))
+		p.op.ServeHTTP(w, r.WithContext(withDeviceGrant(ctx)))
 	})
 }
 
@@ -159,6 +165,9 @@ func (p *Provider) Discovery(ctx context.Context) any {
 		"roles", "orgs",
 	}
 	d.GrantTypesSupported = []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken}
+	if p.storage.devices != nil {
+		d.GrantTypesSupported = append(d.GrantTypesSupported, oidc.GrantTypeDeviceCode)
+	}
 	d.TokenEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
 	d.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
 	d.BackChannelLogoutSupported, d.BackChannelLogoutSessionSupported = true, true

@@ -34,6 +34,7 @@ type storage struct {
 	crypto     tokenCrypto
 	issuer     string
 	loginURL   func(id string) string
+	devices    *appoidc.Devices // nil: no device flow (device.go)
 }
 
 var _ op.Storage = (*storage)(nil)
@@ -167,6 +168,10 @@ func (s *storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInf
 		info.AppendClaims("sid", r.SessionID())
 	case *refreshRequest:
 		info.AppendClaims("sid", r.g.Authorization.Grant().SessionID)
+	default:
+		if g := deviceGrantOf(ctx); g != nil && g.sid != "" {
+			info.AppendClaims("sid", g.sid)
+		}
 	}
 	return nil
 }

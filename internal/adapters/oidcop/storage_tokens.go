@@ -56,6 +56,9 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 }
 
 func (s *storage) exchange(ctx context.Context, req op.TokenRequest, withRefresh bool) (string, string, time.Time, error) {
+	if d, ok := req.(*op.DeviceAuthorizationState); ok {
+		return s.exchangeDevice(ctx, d, withRefresh)
+	}
 	ar, ok := req.(authRequest)
 	if !ok {
 		return "", "", time.Time{}, oidc.ErrUnsupportedGrantType()

@@ -1,6 +1,8 @@
 package qr
 
 import (
+	"time"
+
 	"context"
 	"errors"
 
@@ -15,12 +17,20 @@ import (
 // request authorizationID of clientID: the hosted login page shows it, and
 // its confirmation completes that request instead of handing out tokens.
 func (s *Service) StartFor(ctx context.Context, meta events.Meta, appID, ip, userAgent, authorizationID, clientID string) (Started, events.Position, error) {
+	poll, _ := tokens.NewSessionToken("bqp")
+	return s.StartBound(ctx, meta, appID, ip, userAgent, authorizationID, clientID, poll)
+}
+
+// StartBound is StartFor with the poll token given: a device's request
+// derives its QR login's poll token from its id, so any replica can
+// collect the login.
+func (s *Service) StartBound(ctx context.Context, meta events.Meta, appID, ip, userAgent, authorizationID, clientID, poll string) (Started, events.Position, error) {
 	if err := s.findApp(ctx, appID); err != nil {
 		return Started{}, events.Position{}, err
 	}
 	now := s.now()
 	id := newQRID()
-	poll, hash := tokens.NewSessionToken("bqp")
+	hash := tokens.HashToken(poll)
 	req := qrlogin.Requester{IP: ip, UserAgent: cleanUserAgent(userAgent), CreatedAt: now}
 	if meta.Actor == "" {
 		meta.Actor = "anonymous"
@@ -83,3 +93,6 @@ func (s *Service) ConsumeFor(ctx context.Context, meta events.Meta, id, pollToke
 	}
 	return SignIn{AccountID: accountID, SessionID: sessionID}, pos, nil
 }
+
+// Lifetime is how long a QR login stays open.
+func (s *Service) Lifetime() time.Duration { return s.ttl() }
