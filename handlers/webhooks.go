@@ -13,8 +13,10 @@ import (
 	"github.com/bindery/bindery/internal/app/webhooks"
 )
 
-// WebhookDeliveries is the forwarder's admin surface: the poison queue.
+// WebhookDeliveries is the forwarder's admin surface: the latest attempts
+// and the poison queue.
 type WebhookDeliveries interface {
+	Recent(ctx context.Context, id string) ([]delivery.Delivery, error)
 	Failed(ctx context.Context, id string, limit int) ([]delivery.Parked, bool, error)
 	Redeliver(ctx context.Context, id string, eventIDs []string) (delivery.RedeliverResult, error)
 	Purge(ctx context.Context, id string) error
@@ -29,6 +31,7 @@ func (s *Server) webhookRoutes(e *echo.Echo) {
 	e.GET("/v1/webhooks/:id", s.getWebhook, s.admin)
 	e.DELETE("/v1/webhooks/:id", s.deleteWebhook, s.admin)
 	if s.WebhookDeliveries != nil {
+		e.GET("/v1/webhooks/:id/deliveries", s.recentWebhookDeliveries, s.admin)
 		e.GET("/v1/webhooks/:id/failed", s.failedWebhookDeliveries, s.admin)
 		e.POST("/v1/webhooks/:id/redeliver", s.redeliverWebhook, s.admin)
 	}
@@ -94,6 +97,14 @@ func (s *Server) deleteWebhook(c echo.Context) error {
 		}
 	}
 	return commandJSON(c, http.StatusOK, pos, map[string]any{"id": id, "deleted": true})
+}
+
+func (s *Server) recentWebhookDeliveries(c echo.Context) error {
+	list, err := s.WebhookDeliveries.Recent(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"deliveries": list})
 }
 
 func (s *Server) failedWebhookDeliveries(c echo.Context) error {

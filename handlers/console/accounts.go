@@ -255,7 +255,7 @@ var notices = map[string]string{
 	"session-revoked":   "The session is revoked: its next refresh is refused.",
 	"redelivered":       "The parked deliveries were sent again.",
 	"client-registered": "The OIDC client is registered.", "client-deleted": "The OIDC client is deleted.",
-	"org-saved": "The organisation is saved.", "member-added": "The member is added.",
+	"org-saved": "The organisation is saved.", "member-added": "The member is added.", "member-removed": "The member is removed.",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("done")] }

@@ -90,3 +90,16 @@ func (c *Console) addMember(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/console/orgs?done=member-added", http.StatusSeeOther)
 	}
 }
+
+// removeMember takes an account out of an organisation, once the form's
+// confirmation is ticked: DELETE /v1/orgs/{id}/members/{account}.
+func (c *Console) removeMember(w http.ResponseWriter, r *http.Request) {
+	if r.PostFormValue("confirm") != "yes" {
+		c.fail(w, r, http.StatusBadRequest, "Not done", "Tick the confirmation to remove the member.")
+		return
+	}
+	org, account := strings.TrimSpace(r.PostFormValue("org")), strings.TrimSpace(r.PostFormValue("account_id"))
+	if c.act(w, r, "DELETE", "/v1/orgs/"+url.PathEscape(org)+"/members/"+url.PathEscape(account), nil) {
+		http.Redirect(w, r, "/console/orgs?done=member-removed", http.StatusSeeOther)
+	}
+}

@@ -25,9 +25,10 @@ import (
 // AdminPermission is what an account must hold to use the console.
 const AdminPermission = authz.AdminPermission
 
-// Deliveries is the webhook forwarder's poison queue (read here; the
-// redelivery goes through the admin API).
+// Deliveries is the webhook forwarder's latest attempts and poison queue
+// (read here; the redelivery goes through the admin API).
 type Deliveries interface {
+	Recent(ctx context.Context, id string) ([]delivery.Delivery, error)
 	Failed(ctx context.Context, id string, limit int) ([]delivery.Parked, bool, error)
 }
 
@@ -98,6 +99,7 @@ func New(d Deps) *Console {
 	c.mux.HandleFunc("GET /console/orgs", c.admin(c.orgs))
 	c.mux.HandleFunc("POST /console/orgs", c.admin(c.putOrg))
 	c.mux.HandleFunc("POST /console/orgs/members", c.admin(c.addMember))
+	c.mux.HandleFunc("POST /console/orgs/members/remove", c.admin(c.removeMember))
 	c.mux.HandleFunc("GET /console/clients", c.admin(c.clients))
 	c.mux.HandleFunc("POST /console/clients", c.admin(c.registerClient))
 	c.mux.HandleFunc("GET /console/clients/{id}/confirm", c.admin(c.confirmClientDelete))

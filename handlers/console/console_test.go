@@ -156,6 +156,12 @@ func TestConsolePagesAndActions(t *testing.T) {
 			t.Errorf("%s: CSP %q", path, csp)
 		}
 	}
+	// The webhook's receiver is down: its page shows the failed attempts of
+	// the role_granted deliveries among the recent deliveries.
+	testenv.Eventually(t, 15*time.Second, func() bool {
+		a := b.get("/console/webhooks")
+		return strings.Contains(a.body, "Recent deliveries") && strings.Contains(a.body, "bindery.role_granted.v1") && strings.Contains(a.body, "failed: ")
+	})
 	if a := b.get("/console/orgs"); strings.Index(a.body, "Headquarters") > strings.Index(a.body, "Sales") {
 		t.Error("the org tree does not put the parent first")
 	}
@@ -290,6 +296,19 @@ func TestConsolePagesAndActions(t *testing.T) {
 	}
 	if a := b.do("POST", "/console/orgs/members", url.Values{"csrf": {csrfOf(t, og)}, "org": {"ops"}, "account_id": {ada}}); !strings.Contains(a.body, "The member is added.") {
 		t.Fatalf("add a member: %d %s", a.status, a.body)
+	}
+	// Removing asks for the confirmation first, then takes the member out.
+	if a := b.do("POST", "/console/orgs/members/remove", url.Values{"csrf": {csrfOf(t, og)}, "org": {"ops"}, "account_id": {ada}}); a.status != http.StatusBadRequest {
+		t.Fatalf("remove without the confirmation: %d %s", a.status, a.body)
+	}
+	if r := env.Admin("GET", "/v1/audit/events?aggregate=org/ops", nil); strings.Contains(string(r.Body), "org_member_removed") {
+		t.Fatal("an unconfirmed removal was made")
+	}
+	if a := b.do("POST", "/console/orgs/members/remove", url.Values{"csrf": {csrfOf(t, og)}, "org": {"ops"}, "account_id": {ada}, "confirm": {"yes"}}); !strings.Contains(a.body, "The member is removed.") {
+		t.Fatalf("remove a member: %d %s", a.status, a.body)
+	}
+	if r := env.Admin("GET", "/v1/audit/events?aggregate=org/ops", nil); !strings.Contains(string(r.Body), "org_member_removed") {
+		t.Errorf("no removal in the org's events: %s", r.Body)
 	}
 	if r := env.Admin("GET", "/v1/audit/events?aggregate=org/ops", nil); !strings.Contains(string(r.Body), `"actor":"`+actor+`"`) || strings.Contains(string(r.Body), `"actor":"admin:`) {
 		t.Errorf("the org's events are not all by %s: %s", actor, r.Body)

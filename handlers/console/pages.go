@@ -69,6 +69,7 @@ func (c *Console) orgs(w http.ResponseWriter, r *http.Request) {
 
 type webhookRow struct {
 	projections.Webhook
+	Recent []delivery.Delivery
 	Parked []delivery.Parked
 	More   bool
 	Error  string
@@ -85,6 +86,9 @@ func (c *Console) webhooks(w http.ResponseWriter, r *http.Request) {
 			row.Parked, row.More, err = c.Deliveries.Failed(r.Context(), h.ID, parkedShown)
 			if err != nil {
 				row.Error = "the parked deliveries could not be read"
+			}
+			if row.Recent, err = c.Deliveries.Recent(r.Context(), h.ID); err != nil {
+				row.Error = "the recent deliveries could not be read"
 			}
 		}
 		rows = append(rows, row)

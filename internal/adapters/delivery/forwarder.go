@@ -167,6 +167,7 @@ type Forwarder struct {
 	opts   Options
 	log    *slog.Logger
 	park   *parking
+	sent   *deliveryLog // the latest attempts, for people (deliveries.go)
 
 	router *message.Router
 	sub    *Subscriber
@@ -190,6 +191,7 @@ func New(js jetstream.JetStream, regs Registrations, box *secrets.Box, wait func
 	f := &Forwarder{
 		js: js, regs: regs, box: box, waitFn: wait, opts: opts, log: opts.Logger,
 		park:  &parking{js: js, replicas: opts.Replicas, now: opts.Now},
+		sent:  &deliveryLog{js: js, replicas: opts.Replicas},
 		lanes: map[string]*lane{},
 	}
 	f.park.onPark = func(p Parked) {
@@ -203,6 +205,9 @@ func New(js jetstream.JetStream, regs Registrations, box *secrets.Box, wait func
 // the router until Close.
 func (f *Forwarder) Start(ctx context.Context) error {
 	if err := f.park.open(ctx); err != nil {
+		return err
+	}
+	if err := f.sent.open(ctx); err != nil {
 		return err
 	}
 	sub, err := NewSubscriber(f.js, SubscriberConfig{

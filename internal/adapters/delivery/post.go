@@ -3,6 +3,7 @@ package delivery
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/bindery/bindery/events"
@@ -40,15 +41,32 @@ func (f *Forwarder) attempt(m *message.Message) error {
 	if err != nil {
 		return err
 	}
-	if err := f.post(ctx, w, m.UUID, body, n); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+	began := f.opts.Now()
+	err = f.post(ctx, w, m.UUID, body, n)
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err() // shutting down: the event comes again, unnoted
+	}
+	d := Delivery{EventID: m.UUID, Type: eventType(body), Attempt: n, Delivered: err == nil, At: began.UTC(),
+		Millis: f.opts.Now().Sub(began).Milliseconds()}
+	if err != nil {
+		d.Error = err.Error()
+	}
+	f.sent.record(id, d)
+	if err != nil {
 		f.log.Info("webhook delivery failed", "webhook", id, "event_id", m.UUID, "attempt", n, "err", err)
 		return err
 	}
 	f.opts.Metrics.WebhookDelivery.WithLabelValues(ResultDelivered).Inc()
 	return nil
+}
+
+// eventType reads the CloudEvent's type for the deliveries log.
+func eventType(body []byte) string {
+	var env struct {
+		Type string `json:"type"`
+	}
+	_ = json.Unmarshal(body, &env)
+	return env.Type
 }
 
 // post sends the CloudEvent to the webhook. Its errors never hold the URL
