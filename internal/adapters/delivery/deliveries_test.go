@@ -23,8 +23,15 @@ func TestRecentDeliveriesShowEachAttempt(t *testing.T) {
 		return http.StatusNoContent
 	})
 	register(t, env, "crm", rcv.URL, "account_created")
-	if r := env.Admin("GET", "/v1/webhooks/crm/deliveries", nil); r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"deliveries":[]`) {
-		t.Fatalf("before any event: %d %s", r.Status, r.Body)
+	// The forwarder knows the webhook once its view caught up with the
+	// registration; until an event comes there is nothing to show.
+	var before testenv.Response
+	testenv.Eventually(t, 10*time.Second, func() bool {
+		before = env.Admin("GET", "/v1/webhooks/crm/deliveries", nil)
+		return before.Status == http.StatusOK
+	})
+	if !strings.Contains(string(before.Body), `"deliveries":[]`) {
+		t.Fatalf("before any event: %s", before.Body)
 	}
 	createAccount(t, env, "alice")
 	testenv.Eventually(t, 10*time.Second, func() bool { return len(rcv.delivered(t, "bindery.account_created.v1")) == 1 })
