@@ -44,4 +44,8 @@ type BrowserSessionEnded struct {
 }
 
 // EventName implements Event.
-func (BrowserSessionEnded) EventName() string { return "browser_session_ended" }
+// BrowserSessionEndedName is BrowserSessionEnded's name, for subject
+// filters (the back-channel logout consumer's).
+const BrowserSessionEndedName = "browser_session_ended"
+
+func (BrowserSessionEnded) EventName() string { return BrowserSessionEndedName }

@@ -27,7 +27,7 @@ import (
 const BackChannelDurable = "bindery-backchannel"
 
 // backChannelSubject is the subject of every browser_session_ended event.
-var backChannelSubject = events.SubjectPrefix + events.AggregateBrowserSession + ".*." + events.BrowserSessionEnded{}.EventName()
+var backChannelSubject = events.SubjectPrefix + events.AggregateBrowserSession + ".*." + events.BrowserSessionEndedName
 
 // Results counted by Metrics.BackChannelLogouts.
 const (
