@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -90,29 +89,14 @@ func (b *BackChannel) Start(ctx context.Context) error {
 	if _, err := sub.Consumer(ctx, bjs.AuthLogStream); err != nil {
 		return err
 	}
-	logger := watermill.NewSlogLoggerWithLevelMapping(b.log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
-	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 15 * time.Second}, logger)
+	router, done, err := runRouter(ctx, b.log, "back-channel logout", func(r *message.Router) {
+		r.AddConsumerHandler("SendBackChannelLogouts", bjs.AuthLogStream, sub, b.handle)
+	})
 	if err != nil {
 		return err
 	}
-	router.AddMiddleware(middleware.Recoverer)
-	router.AddConsumerHandler("SendBackChannelLogouts", bjs.AuthLogStream, sub, b.handle)
-	b.router, b.sub, b.done = router, sub, make(chan struct{})
-	go func() {
-		defer close(b.done)
-		if err := router.Run(context.Background()); err != nil {
-			b.log.Error("back-channel logout router stopped", "err", err)
-		}
-	}()
-	select {
-	case <-router.Running():
-		return nil
-	case <-b.done:
-		return errors.New("back-channel logout: router did not start")
-	case <-ctx.Done():
-		_ = router.Close()
-		return ctx.Err()
-	}
+	b.router, b.sub, b.done = router, sub, done
+	return nil
 }
 
 // Close stops the router; logouts in progress go back to JetStream.

@@ -24,9 +24,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bindery/bindery/events"
@@ -229,30 +227,16 @@ func (f *Forwarder) Start(ctx context.Context) error {
 	wctx, stop := context.WithCancel(context.Background())
 	f.stop = stop
 	go f.watchRegistrations(wctx, filter)
-	logger := watermill.NewSlogLoggerWithLevelMapping(f.log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
-	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 15 * time.Second}, logger)
+	router, done, err := runRouter(ctx, f.log, "webhook", func(r *message.Router) {
+		r.AddConsumerHandler("ForwardHistoryToWebhooks", bjs.HistoryStream, sub, f.forward)
+		r.AddConsumerHandler("ForwardAuthLogToWebhooks", bjs.AuthLogStream, sub, f.forward)
+	})
 	if err != nil {
+		stop()
 		return err
 	}
-	router.AddMiddleware(middleware.Recoverer)
-	router.AddConsumerHandler("ForwardHistoryToWebhooks", bjs.HistoryStream, sub, f.forward)
-	router.AddConsumerHandler("ForwardAuthLogToWebhooks", bjs.AuthLogStream, sub, f.forward)
-	f.router, f.sub, f.done = router, sub, make(chan struct{})
-	go func() {
-		defer close(f.done)
-		if err := router.Run(context.Background()); err != nil {
-			f.log.Error("webhook router stopped", "err", err)
-		}
-	}()
-	select {
-	case <-router.Running():
-		return nil
-	case <-f.done:
-		return errors.New("webhook: router did not start")
-	case <-ctx.Done():
-		_ = router.Close()
-		return ctx.Err()
-	}
+	f.router, f.sub, f.done = router, sub, done
+	return nil
 }
 
 // Close stops the router: deliveries in progress end, and the events they
