@@ -128,3 +128,26 @@ type AccountEnabled struct {
 }
 
 func (AccountEnabled) EventName() string { return "account_enabled" }
+
+// AccountErasedName is AccountErased's name, for subject filters (the
+// erasure reconciler's, the public relay's).
+const AccountErasedName = "account_erased"
+
+// AccountErased: the account's person was erased (SPEC §8). Its data key is
+// destroyed, so every personal value sealed under it reads as erased; its
+// unique values and identities are released, its sessions revoked. The
+// event itself holds no personal value, not even a keyed hash: Released is
+// decided from the account's state and written as claim releases with the
+// event, never into its payload.
+type AccountErased struct {
+	AccountID string `json:"account_id"`
+	Reason    string `json:"reason,omitempty"` // admin
+	// Released are the claims the account held when it was erased (values
+	// included, so they are never serialised).
+	Released []Constraint `json:"-"`
+}
+
+func (AccountErased) EventName() string { return AccountErasedName }
+
+// UniqueConstraints releases every value and identity the account held.
+func (e AccountErased) UniqueConstraints() []Constraint { return e.Released }

@@ -4,7 +4,7 @@ package events
 // written. Add new types here; never remove one (old history must decode).
 func Catalogue() *Registry {
 	return NewRegistry(
-		AccountCreated{}, AccountUpdated{}, AccountDisabled{}, AccountEnabled{},
+		AccountCreated{}, AccountUpdated{}, AccountDisabled{}, AccountEnabled{}, AccountErased{},
 		AppRegistered{}, AppUpdated{},
 		IdentityBound{}, IdentityUnbound{}, AttributesBackfilled{}, AccountRegistered{}, AccountVerified{},
 		LoginSucceeded{}, LoginFailed{}, LoginPendingBind{}, CodeSpent{},

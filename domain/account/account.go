@@ -47,7 +47,7 @@ func (a *Account) ID() string { return a.id }
 // Exists reports whether the account was created.
 func (a *Account) Exists() bool { return a.exists }
 
-// Status is active or disabled.
+// Status is active, disabled or erased.
 func (a *Account) Status() string { return a.status }
 
 // Identifiers are the account's unique values.
@@ -97,6 +97,8 @@ func (a *Account) Apply(r events.Record) {
 		a.status = StatusDisabled
 	case events.AccountEnabled:
 		a.status = StatusActive
+	case events.AccountErased:
+		a.erased()
 	default:
 		a.applyBinding(r.Event)
 	}
@@ -105,7 +107,7 @@ func (a *Account) Apply(r events.Record) {
 // Folds implements domain.Folder: the events Apply folds.
 func (*Account) Folds() []events.Event {
 	return []events.Event{
-		events.AccountCreated{}, events.AccountUpdated{}, events.AccountDisabled{}, events.AccountEnabled{},
+		events.AccountCreated{}, events.AccountUpdated{}, events.AccountDisabled{}, events.AccountEnabled{}, events.AccountErased{},
 		events.IdentityBound{}, events.IdentityUnbound{}, events.AttributesBackfilled{},
 	}
 }
@@ -220,8 +222,8 @@ type Patch struct {
 
 // Update decides an update; it returns no events when nothing changes.
 func (a *Account) Update(p Patch, source string) ([]events.Event, error) {
-	if !a.exists {
-		return nil, ErrNotFound
+	if err := a.usable(); err != nil {
+		return nil, err
 	}
 	e := events.AccountUpdated{AccountID: a.id, Source: source}
 	changed := false
@@ -268,16 +270,16 @@ func (a *Account) Disable(reason string) ([]events.Event, error) {
 	if !a.exists {
 		return nil, ErrNotFound
 	}
-	if a.status == StatusDisabled {
-		return nil, nil
+	if a.status == StatusDisabled || a.status == StatusErased {
+		return nil, nil // an erased account is blocked for good
 	}
 	return []events.Event{events.AccountDisabled{AccountID: a.id, Reason: reason}}, nil
 }
 
 // Enable decides re-enabling; enabling an active account changes nothing.
 func (a *Account) Enable() ([]events.Event, error) {
-	if !a.exists {
-		return nil, ErrNotFound
+	if err := a.usable(); err != nil {
+		return nil, err
 	}
 	if a.status != StatusDisabled {
 		return nil, nil

@@ -67,10 +67,10 @@ func (a *Account) HasBinding(b events.BoundIdentity) bool {
 	return ok
 }
 
-// CanLogIn refuses missing and disabled accounts.
+// CanLogIn refuses missing, erased and disabled accounts.
 func (a *Account) CanLogIn() error {
-	if !a.exists {
-		return ErrNotFound
+	if err := a.usable(); err != nil {
+		return err
 	}
 	if a.status == StatusDisabled {
 		return ErrDisabled
@@ -97,8 +97,8 @@ func (a *Account) Bind(ids []events.BoundIdentity, method string) ([]events.Even
 
 // Unbind decides detaching one binding (admin).
 func (a *Account) Unbind(bindingID, reason string) ([]events.Event, error) {
-	if !a.exists {
-		return nil, ErrNotFound
+	if err := a.usable(); err != nil {
+		return nil, err
 	}
 	b, ok := a.bindings[bindingID]
 	if !ok {
