@@ -159,6 +159,11 @@ func checkURI(raw string) string {
 		return quote(raw) + " must not hold credentials"
 	case u.Scheme == "http" && !loopback(u.Hostname()) && !strings.HasSuffix(u.Hostname(), ".localhost"):
 		return quote(raw) + ": http only for loopback hosts; use https"
+	case u.Scheme != "http" && u.Scheme != "https" && !strings.Contains(u.Scheme, "."):
+		// A native app's private-use scheme is a reverse domain name (RFC 8252 §7.1,
+		// com.example.app:/cb). Requiring the dot keeps out javascript:, data:, file:,
+		// ftp: and the like, which no app registers to receive a code.
+		return quote(raw) + ": scheme must be https, http on a loopback host, or a reverse-domain private-use scheme (com.example.app)"
 	}
 	return ""
 }

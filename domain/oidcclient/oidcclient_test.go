@@ -44,6 +44,10 @@ func TestNormalizeRefuses(t *testing.T) {
 		{"fragment", func(s *oidcclient.Spec) { s.RedirectURIs = []string{"https://a.example/cb#x"} }, "fragment"},
 		{"http remote", func(s *oidcclient.Spec) { s.RedirectURIs = []string{"http://a.example/cb"} }, "use https"},
 		{"credentials", func(s *oidcclient.Spec) { s.RedirectURIs = []string{"https://u:p@a.example/cb"} }, "credentials"},
+		{"javascript", func(s *oidcclient.Spec) { s.RedirectURIs = []string{"javascript:alert(1)"} }, "private-use scheme"},
+		{"data", func(s *oidcclient.Spec) { s.RedirectURIs = []string{"data:text/html,x"} }, "private-use scheme"},
+		{"ftp", func(s *oidcclient.Spec) { s.RedirectURIs = []string{"ftp://files.example/cb"} }, "private-use scheme"},
+		{"logout javascript", func(s *oidcclient.Spec) { s.PostLogoutRedirectURIs = []string{"javascript:alert(1)"} }, "private-use scheme"},
 		{"bad grant", func(s *oidcclient.Spec) { s.GrantTypes = []string{"implicit"} }, "grant_types:"},
 		{"bad scope", func(s *oidcclient.Spec) { s.Scopes = []string{"openid", "admin"} }, "scopes:"},
 		{"no openid", func(s *oidcclient.Spec) { s.Scopes = []string{"profile"} }, "must include openid"},
@@ -116,5 +120,13 @@ func TestPutAndDelete(t *testing.T) {
 	}
 	if _, err := c.Delete(); !errors.Is(err, oidcclient.ErrNotFound) {
 		t.Fatalf("second delete: %v", err)
+	}
+}
+
+func TestNormalizeTakesNativeAppSchemes(t *testing.T) {
+	s := spec(oidcclient.Public)
+	s.RedirectURIs = []string{"com.example.app:/oauth2redirect", "http://[::1]:7000/cb"}
+	if _, err := s.Normalize(); err != nil {
+		t.Fatalf("a reverse-domain private-use scheme and an IPv6 loopback: %v", err)
 	}
 }
