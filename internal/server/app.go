@@ -19,6 +19,7 @@ import (
 	"github.com/bindery/bindery/handlers"
 	"github.com/bindery/bindery/handlers/console"
 	"github.com/bindery/bindery/internal/adapters/delivery"
+	"github.com/bindery/bindery/internal/adapters/relay"
 	"github.com/bindery/bindery/internal/adapters/wechat"
 	"github.com/bindery/bindery/internal/app/accounts"
 	"github.com/bindery/bindery/internal/app/authz"
@@ -51,6 +52,8 @@ type App struct {
 	Box      *secrets.Box
 	// Keys are the data keys personal values are sealed under (privacy.go).
 	Keys *datakeys.Keyring
+	// Relay republishes opened copies on bindery.public.> (privacy.go).
+	Relay *relay.Relay
 	// Audit queries, seals and verifies the history.
 	Audit    *audit.Service
 	Signer   *tokens.Signer
@@ -104,7 +107,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		}
 		a.Embedded, err = natsrv.Start(natsrv.Options{
 			DataDir: cfg.DataDir, Listen: cfg.NATSListen, Passwords: pw,
-			ReservedConsumers: []string{delivery.Durable, delivery.BackChannelDurable},
+			ReservedConsumers: []string{delivery.Durable, delivery.BackChannelDurable, relay.Durable},
 			Sync:              cfg.NATSSync, SyncInterval: cfg.NATSSyncInterval,
 		})
 		if err != nil {
@@ -184,6 +187,9 @@ func (a *App) open(ctx context.Context) error {
 		return err
 	}
 	if err := a.Forwarder.Start(ctx); err != nil {
+		return err
+	}
+	if err := a.startRelay(ctx); err != nil {
 		return err
 	}
 	keyStore, err := tokens.NewKVKeyStore(ctx, a.Store.JetStream(), cfg.Replicas)
@@ -288,6 +294,9 @@ func (a *App) Close() {
 		if err := a.Forwarder.Close(); err != nil {
 			a.Log.Warn("webhook forwarder close", "err", err)
 		}
+	}
+	if a.Relay != nil {
+		a.Relay.Close()
 	}
 	if a.Engine != nil {
 		if err := a.Engine.Close(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bindery/bindery/events"
+	"github.com/bindery/bindery/internal/adapters/relay"
 	"github.com/bindery/bindery/internal/crypto/datakeys"
 	"github.com/bindery/bindery/internal/crypto/secrets"
 )
@@ -43,4 +44,19 @@ func (a *App) openPrivacy(ctx context.Context, reg *events.Registry) (privacy, e
 		return privacy{}, fmt.Errorf("snapshot key: %w", err)
 	}
 	return p, nil
+}
+
+// startRelay runs the public relay: opened copies of the events on
+// bindery.public.>, kept for BINDERY_PUBLIC_MAX_AGE, purged of a person
+// when the account is erased.
+func (a *App) startRelay(ctx context.Context) error {
+	r, err := relay.New(ctx, a.Store.JetStream(), relay.Options{
+		MaxAge: a.Config.PublicMaxAge, Replicas: a.Config.Replicas, Sealer: a.Keys, Logger: a.Log,
+	})
+	if err != nil {
+		return err
+	}
+	a.Relay = r
+	r.Start()
+	return nil
 }

@@ -41,6 +41,9 @@ type Config struct {
 	Replicas         int
 	QRTTL            time.Duration
 	AuthLogMaxAge    time.Duration
+	// PublicMaxAge is how long the public relay keeps an opened copy in
+	// BINDERY_PUBLIC (BINDERY_PUBLIC_MAX_AGE, SPEC §8).
+	PublicMaxAge time.Duration
 	MasterKey        string
 	RateLimit        float64
 	TrustedProxies   []netip.Prefix
@@ -86,6 +89,7 @@ var settings = []setting{
 	{"BINDERY_REPLICAS", "replicas", "1", "stream replicas (1, or 3 on a cluster)"},
 	{"BINDERY_QR_TTL", "qr-ttl", "300s", "QR login session lifetime"},
 	{"BINDERY_AUTHLOG_MAX_AGE", "authlog-max-age", "2160h", "retention of the authentication log stream"},
+	{"BINDERY_PUBLIC_MAX_AGE", "public-max-age", "168h", "how long BINDERY_PUBLIC keeps the opened copies of events (bindery.public.>)"},
 	{"BINDERY_MASTER_KEY", "master-key", "", "base64 of 32 bytes; empty reads <data-dir>/master.key"},
 	{"BINDERY_RATE_LIMIT", "rate-limit", "20", "requests per second per client IP on public endpoints (0 = off)"},
 	{"BINDERY_TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is believed"},
@@ -204,6 +208,9 @@ func Load(args []string, getenv func(string) string, dev bool) (*Config, error) 
 	}
 	if c.AuthLogMaxAge, err = time.ParseDuration(get("BINDERY_AUTHLOG_MAX_AGE")); err != nil || c.AuthLogMaxAge < time.Hour {
 		bad("BINDERY_AUTHLOG_MAX_AGE", "a duration of at least 1h, like 2160h")
+	}
+	if c.PublicMaxAge, err = time.ParseDuration(get("BINDERY_PUBLIC_MAX_AGE")); err != nil || c.PublicMaxAge < time.Minute || c.PublicMaxAge > 8760*time.Hour {
+		bad("BINDERY_PUBLIC_MAX_AGE", "a duration between 1m and 8760h, like 168h")
 	}
 	if c.RateLimit, err = strconv.ParseFloat(get("BINDERY_RATE_LIMIT"), 64); err != nil || c.RateLimit < 0 {
 		bad("BINDERY_RATE_LIMIT", "a number of requests per second, 0 for off")

@@ -16,7 +16,7 @@ func TestExampleClusterUsersMatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := users(Passwords{Bindery: "bindery-password-0123456789", Downstream: "downstream-password-0123456789"}, []string{"bindery-webhooks"})
+	want := users(Passwords{Bindery: "bindery-password-0123456789", Downstream: "downstream-password-0123456789"}, []string{"bindery-webhooks", "bindery-public-relay"})
 	if len(opts.Users) != len(want) {
 		t.Fatalf("users: %d", len(opts.Users))
 	}
