@@ -36,14 +36,14 @@ type Config struct {
 	// opens (BINDERY_CONSOLE_APP; empty: the first app registered).
 	ConsoleApp string
 	// IDTokenAlg signs id_tokens: EdDSA (default) or ES256.
-	IDTokenAlg       string
-	WeChatAPIBase    string
-	Replicas         int
-	QRTTL            time.Duration
-	AuthLogMaxAge    time.Duration
+	IDTokenAlg    string
+	WeChatAPIBase string
+	Replicas      int
+	QRTTL         time.Duration
+	AuthLogMaxAge time.Duration
 	// PublicMaxAge is how long the public relay keeps an opened copy in
 	// BINDERY_PUBLIC (BINDERY_PUBLIC_MAX_AGE, SPEC §8).
-	PublicMaxAge time.Duration
+	PublicMaxAge     time.Duration
 	MasterKey        string
 	RateLimit        float64
 	TrustedProxies   []netip.Prefix
