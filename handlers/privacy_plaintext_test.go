@@ -1,15 +1,21 @@
 package handlers_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/bindery/bindery/internal/adapters/relay"
+	"github.com/bindery/bindery/internal/devtools/testenv"
 )
 
 // privacyRun is a realistic run over one server: accounts created (admin
@@ -149,6 +155,22 @@ func TestNoPersonalDataAtRest(t *testing.T) {
 			t.Errorf("no %s stored", want)
 		}
 	}
+	for _, l := range plaintextAtRest(t, e, run) {
+		t.Error(l.String())
+	}
+}
+
+// leak is a file (or the log) holding what it must not.
+type leak struct{ file, what string }
+
+func (l leak) String() string { return l.file + " holds " + l.what }
+
+// plaintextAtRest stops the server and reads every file under its data
+// dir and its log: each personal value of run in plaintext, and each plain
+// SHA-256 of one, is a leak.
+func plaintextAtRest(t *testing.T, e *loginEnv, run privacyRun) []leak {
+	t.Helper()
+	var leaks []leak
 	dir := e.App.Config.DataDir
 	e.Close() // the last snapshot is written, the streams flushed
 
@@ -179,7 +201,7 @@ func TestNoPersonalDataAtRest(t *testing.T) {
 		for _, v := range run.values {
 			for _, f := range forms(v) {
 				if strings.Contains(text, f) {
-					t.Errorf("%s holds the personal value %q in plaintext", name, v)
+					leaks = append(leaks, leak{name, fmt.Sprintf("the personal value %q in plaintext", v)})
 				}
 			}
 		}
@@ -187,10 +209,45 @@ func TestNoPersonalDataAtRest(t *testing.T) {
 			for _, v := range vs {
 				for _, h := range plainHashes(kind, v) {
 					if strings.Contains(text, h) {
-						t.Errorf("%s holds a plain SHA-256 of the %s %q", name, kind, v)
+						leaks = append(leaks, leak{name, fmt.Sprintf("a plain SHA-256 of the %s %q", kind, v)})
 					}
 				}
 			}
 		}
+	}
+	return leaks
+}
+
+// With the public relay on (BINDERY_PUBLIC_RELAY), the opened copies are
+// the one place at rest that holds personal values: every other file is
+// as clean as with the relay off.
+func TestRelayOpensPersonalDataOnlyInItsStream(t *testing.T) {
+	e := startLoginWith(t, map[string]string{"BINDERY_TRUSTED_PROXIES": "127.0.0.1/32", "BINDERY_PUBLIC_RELAY": "on"})
+	run := runPersonalFlows(t, e)
+	stored := 0
+	for _, m := range allRecords(t, e) {
+		if m.Envelope.Type != "" {
+			stored++
+		}
+	}
+	// Every event copied before the server stops.
+	testenv.Eventually(t, 20*time.Second, func() bool {
+		st, err := e.App.Store.JetStream().Stream(context.Background(), relay.Stream)
+		if err != nil {
+			return false
+		}
+		info, err := st.Info(context.Background())
+		return err == nil && info.State.Msgs >= uint64(stored)
+	})
+	inPublic := 0
+	for _, l := range plaintextAtRest(t, e, run) {
+		if !strings.Contains(l.file, "streams/"+relay.Stream+"/") {
+			t.Error(l.String())
+			continue
+		}
+		inPublic++
+	}
+	if inPublic == 0 {
+		t.Fatal("the relay's stream holds no opened value: the relay did not run")
 	}
 }

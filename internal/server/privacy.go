@@ -46,10 +46,13 @@ func (a *App) openPrivacy(ctx context.Context, reg *events.Registry) (privacy, e
 	return p, nil
 }
 
-// startRelay runs the public relay: opened copies of the events on
-// bindery.public.>, kept for BINDERY_PUBLIC_MAX_AGE, purged of a person
-// when the account is erased.
+// startRelay runs the public relay when BINDERY_PUBLIC_RELAY is on: opened
+// copies of the events on bindery.public.>, kept for
+// BINDERY_PUBLIC_MAX_AGE, purged of a person when the account is erased.
 func (a *App) startRelay(ctx context.Context) error {
+	if !a.Config.PublicRelay {
+		return nil
+	}
 	r, err := relay.New(ctx, a.Store.JetStream(), relay.Options{
 		MaxAge: a.Config.PublicMaxAge, Replicas: a.Config.Replicas, Sealer: a.Keys, Logger: a.Log,
 	})

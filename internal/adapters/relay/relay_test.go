@@ -131,9 +131,12 @@ func waitRelayed(t *testing.T, env *testenv.Env, p person) {
 	})
 }
 
+// relayOn turns the relay on (it is off by default).
+var relayOn = map[string]string{"BINDERY_PUBLIC_RELAY": "on"}
+
 func startWithOrg(t *testing.T, dir string) *testenv.Env {
 	t.Helper()
-	env := testenv.Start(t, dir, nil)
+	env := testenv.Start(t, dir, relayOn)
 	if r := env.Admin("PUT", "/v1/orgs/acme", map[string]any{"name": "Acme"}); r.Status >= 300 {
 		t.Fatalf("org: %d %s", r.Status, r.Body)
 	}
@@ -164,7 +167,7 @@ func TestRelayCopiesOpenedEventsOnce(t *testing.T) {
 	}
 
 	env.Close()
-	env = testenv.Start(t, dir, nil)
+	env = testenv.Start(t, dir, relayOn)
 	bob := newPerson(t, env, "Bob", "+8613900000102", "acme")
 	waitRelayed(t, env, bob)
 

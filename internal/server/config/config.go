@@ -41,8 +41,11 @@ type Config struct {
 	Replicas      int
 	QRTTL         time.Duration
 	AuthLogMaxAge time.Duration
-	// PublicMaxAge is how long the public relay keeps an opened copy in
-	// BINDERY_PUBLIC (BINDERY_PUBLIC_MAX_AGE, SPEC §8).
+	// PublicRelay runs the public relay (BINDERY_PUBLIC_RELAY): opened
+	// copies of the events on bindery.public.>, kept PublicMaxAge in
+	// BINDERY_PUBLIC (SPEC §8). Off by default: that stream holds personal
+	// values opened, on disk.
+	PublicRelay      bool
 	PublicMaxAge     time.Duration
 	MasterKey        string
 	RateLimit        float64
@@ -89,6 +92,7 @@ var settings = []setting{
 	{"BINDERY_REPLICAS", "replicas", "1", "stream replicas (1, or 3 on a cluster)"},
 	{"BINDERY_QR_TTL", "qr-ttl", "300s", "QR login session lifetime"},
 	{"BINDERY_AUTHLOG_MAX_AGE", "authlog-max-age", "2160h", "retention of the authentication log stream"},
+	{"BINDERY_PUBLIC_RELAY", "public-relay", "off", "on: republish opened copies of the events on bindery.public.> (BINDERY_PUBLIC)"},
 	{"BINDERY_PUBLIC_MAX_AGE", "public-max-age", "168h", "how long BINDERY_PUBLIC keeps the opened copies of events (bindery.public.>)"},
 	{"BINDERY_MASTER_KEY", "master-key", "", "base64 of 32 bytes; empty reads <data-dir>/master.key"},
 	{"BINDERY_RATE_LIMIT", "rate-limit", "20", "requests per second per client IP on public endpoints (0 = off)"},
@@ -208,6 +212,13 @@ func Load(args []string, getenv func(string) string, dev bool) (*Config, error) 
 	}
 	if c.AuthLogMaxAge, err = time.ParseDuration(get("BINDERY_AUTHLOG_MAX_AGE")); err != nil || c.AuthLogMaxAge < time.Hour {
 		bad("BINDERY_AUTHLOG_MAX_AGE", "a duration of at least 1h, like 2160h")
+	}
+	switch get("BINDERY_PUBLIC_RELAY") {
+	case "on":
+		c.PublicRelay = true
+	case "off":
+	default:
+		bad("BINDERY_PUBLIC_RELAY", "on or off")
 	}
 	if c.PublicMaxAge, err = time.ParseDuration(get("BINDERY_PUBLIC_MAX_AGE")); err != nil || c.PublicMaxAge < time.Minute || c.PublicMaxAge > 8760*time.Hour {
 		bad("BINDERY_PUBLIC_MAX_AGE", "a duration between 1m and 8760h, like 168h")
