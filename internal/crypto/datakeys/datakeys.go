@@ -265,6 +265,11 @@ func (k *Keyring) openCached(owner, sealed string) (cipher.AEAD, error) {
 	if err != nil {
 		return nil, fmt.Errorf("datakeys: open the key of %s: %w", owner, err)
 	}
+	return k.cache(owner, sealed, raw)
+}
+
+// cache keeps the cipher of a key whose raw bytes are at hand.
+func (k *Keyring) cache(owner, sealed string, raw []byte) (cipher.AEAD, error) {
 	block, err := aes.NewCipher(raw)
 	if err != nil {
 		return nil, err
@@ -278,41 +283,6 @@ func (k *Keyring) openCached(owner, sealed string) (cipher.AEAD, error) {
 	delete(k.erased, owner)
 	k.mu.Unlock()
 	return aead, nil
-}
-
-// Prepare implements events.Sealer: the missing keys are read or created a
-// few at a time.
-func (k *Keyring) Prepare(owners []string) error {
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-		next  = make(chan string)
-	)
-	for range min(16, len(owners)) {
-		wg.Go(func() {
-			for o := range next {
-				if _, err := k.key(o, true); err != nil {
-					mu.Lock()
-					first = cmpOr(first, err)
-					mu.Unlock()
-				}
-			}
-		})
-	}
-	for _, o := range owners {
-		next <- o
-	}
-	close(next)
-	wg.Wait()
-	return first
-}
-
-func cmpOr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 // Seal implements events.Sealer: "v1:<owner>:<base64url(nonce|ciphertext)>",
