@@ -78,3 +78,33 @@ type CodeExchanged struct {
 
 // EventName implements Event.
 func (CodeExchanged) EventName() string { return "code_exchanged" }
+
+// AuthorizationSignInFailed: a sign-in on the hosted login page by an
+// alternative to the QR code (Method password or otp) failed; Reason is
+// the problem code the page was answered (invalid_credentials,
+// invalid_otp). A request dies after a few of them. Neither what was
+// typed nor whether an account matched is recorded here (the account's
+// password guard holds its own login_failed).
+type AuthorizationSignInFailed struct {
+	AuthorizationID string `json:"authorization_id"`
+	ClientID        string `json:"client_id"`
+	Method          string `json:"method"`
+	Reason          string `json:"reason"`
+}
+
+// EventName implements Event.
+func (AuthorizationSignInFailed) EventName() string { return "authorization_sign_in_failed" }
+
+// AuthorizationOTPRequested: the hosted login page asked for a one-time
+// code to an address (counted for the request's send limit), whether or
+// not the address belongs to an account; the code's otp_sent, when one
+// went out, is stored beside it. ToHash is the address's otp aggregate id
+// (an HMAC under a key derived from the master key), never the address.
+type AuthorizationOTPRequested struct {
+	AuthorizationID string `json:"authorization_id"`
+	Channel         string `json:"channel"`
+	ToHash          string `json:"to_hash"`
+}
+
+// EventName implements Event.
+func (AuthorizationOTPRequested) EventName() string { return "authorization_otp_requested" }

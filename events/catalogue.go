@@ -17,6 +17,7 @@ func Catalogue() *Registry {
 		QRCreated{}, QRScanned{}, QRConfirmed{}, QRConsumed{}, QRCancelled{}, QRExpired{},
 		OIDCClientRegistered{}, OIDCClientUpdated{}, OIDCClientDeleted{},
 		AuthorizationRequested{}, AuthorizationGranted{}, AuthorizationDenied{}, CodeExchanged{}, TokenRevoked{},
+		AuthorizationSignInFailed{}, AuthorizationOTPRequested{},
 		DeviceAuthorizationRequested{},
 		BrowserSessionStarted{}, BrowserSessionEnded{}, BrowserSessionJoined{},
 	)

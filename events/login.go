@@ -242,31 +242,37 @@ func (TicketOTPRequested) EventName() string { return "ticket_otp_requested" }
 // is an HMAC of the code under a key derived from the master key, bound to
 // the ticket and the address).
 type OTPSent struct {
-	App       string    `json:"app"`
-	Channel   string    `json:"channel"`             // sms or email
-	To        string    `json:"to"`                  // masked, e.g. +86138****8000
-	Ticket    string    `json:"ticket"`              // hash of the bind ticket it belongs to
-	Requester string    `json:"requester,omitempty"` // hash of the asking identity (app, openid); empty before issue 13: the ticket counts
-	CodeHash  string    `json:"code_hash"`
-	ExpiresAt time.Time `json:"expires_at"`
+	App     string `json:"app"`
+	Channel string `json:"channel"`          // sms or email
+	To      string `json:"to"`               // masked, e.g. +86138****8000
+	Ticket  string `json:"ticket,omitempty"` // hash of the bind ticket it belongs to
+	// Authorization is the authorization request (its id) whose hosted
+	// login page asked for the code, instead of a ticket.
+	Authorization string    `json:"authorization,omitempty"`
+	Requester     string    `json:"requester,omitempty"` // hash of the asking identity (app, openid); empty before issue 13: the ticket counts
+	CodeHash      string    `json:"code_hash"`
+	ExpiresAt     time.Time `json:"expires_at"`
 }
 
 // EventName implements Event.
 func (OTPSent) EventName() string { return "otp_sent" }
 
-// OTPFailed: a wrong code was entered for the ticket's current code.
+// OTPFailed: a wrong code was entered for the ticket's (or the
+// authorization request's) current code.
 type OTPFailed struct {
-	Ticket    string `json:"ticket"`
-	TriesLeft int    `json:"tries_left"`
+	Ticket        string `json:"ticket,omitempty"`
+	Authorization string `json:"authorization,omitempty"`
+	TriesLeft     int    `json:"tries_left"`
 }
 
 // EventName implements Event.
 func (OTPFailed) EventName() string { return "otp_failed" }
 
-// OTPVerified: the ticket's current code was entered correctly (and is
-// used up).
+// OTPVerified: the ticket's (or the authorization request's) current code
+// was entered correctly (and is used up).
 type OTPVerified struct {
-	Ticket string `json:"ticket"`
+	Ticket        string `json:"ticket,omitempty"`
+	Authorization string `json:"authorization,omitempty"`
 }
 
 // EventName implements Event.

@@ -40,3 +40,13 @@ func (OTPSent) PersonalFields() []string { return []string{"to"} }
 // PersonalFields implements Personal: the requesting PC's address and user
 // agent.
 func (QRCreated) PersonalFields() []string { return []string{"requester_ip", "user_agent"} }
+
+// PersonalFields implements Personal: a login_hint is a username, phone
+// number or e-mail address as often as not. Without one the request has no
+// personal value (and needs no data key).
+func (e AuthorizationRequested) PersonalFields() []string {
+	if e.LoginHint == "" {
+		return nil
+	}
+	return []string{"login_hint"}
+}

@@ -9,7 +9,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/bindery/bindery/domain"
-	"github.com/bindery/bindery/domain/browsersession"
 	appoidc "github.com/bindery/bindery/internal/app/oidc"
 	"github.com/bindery/bindery/internal/app/qr"
 )
@@ -39,12 +38,23 @@ func (s *Server) oidcLoginRoutes(e *echo.Echo) {
 	e.POST(oidcLoginPath+"/qr", s.loginFreshQR, s.publicLimit)
 	e.GET(oidcLoginPath+"/wait", s.loginWait, s.publicLimit)
 	e.GET(oidcLoginPath+"/continue", s.loginContinue, s.publicLimit)
+	s.oidcLoginAltRoutes(e)
 }
 
 type loginView struct {
 	AuthorizationID, ClientName, AppName string
 	QRID, QRURL, ImageURL                string
 	ExpiresIn                            int
+	appoidc.Alternatives
+}
+
+// DefaultChannel is the code channel the page selects: the login_hint's,
+// or the first offered.
+func (v loginView) DefaultChannel() string {
+	if v.HintChannel != "" || len(v.Channels) == 0 {
+		return v.HintChannel
+	}
+	return v.Channels[0]
 }
 
 func (s *Server) setLoginCookie(c echo.Context, q qr.Started) {
@@ -92,6 +102,7 @@ func (s *Server) loginPage(c echo.Context) error {
 	if err := pageTemplates.ExecuteTemplate(&buf, "oidc-login.html", loginView{
 		AuthorizationID: pg.AuthorizationID, ClientName: pg.ClientName, AppName: pg.AppName,
 		QRID: pg.QR.QRID, QRURL: pg.QR.QRURL, ImageURL: pg.QR.ImageURL, ExpiresIn: pg.QR.ExpiresIn,
+		Alternatives: pg.Alternatives,
 	}); err != nil {
 		return err
 	}
@@ -147,13 +158,7 @@ func (s *Server) loginContinue(c echo.Context) error {
 	if err != nil {
 		return s.loginProblem(c, err)
 	}
-	c.SetCookie(&http.Cookie{Name: loginCookie, Path: oidcLoginPath, MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	if out.Cookie != "" {
-		c.SetCookie(&http.Cookie{
-			Name: sessionCookie, Value: out.Cookie, Path: "/", MaxAge: int(browsersession.TTL.Seconds()),
-			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: c.Scheme() == "https",
-		})
-	}
+	s.endPageLogin(c, out)
 	if !out.Granted {
 		s.OIDC.Deny(c.Response(), c.Request(), id, out.Error)
 		return nil

@@ -67,6 +67,10 @@ type Authorization struct {
 	revoked      map[string]time.Time
 	grantRevoked bool
 	device       *events.DeviceAuthorizationRequested // set for a device's request (device.go)
+	// signInFailures and otpSends count the hosted login page's password
+	// and one-time-code attempts (signin.go).
+	signInFailures int
+	otpSends       []time.Time
 }
 
 // New returns the empty state of the request with this id.
@@ -96,6 +100,7 @@ func (a *Authorization) Clone() *Authorization {
 	c.req.Scopes = slices.Clone(a.req.Scopes)
 	c.granted.AMR = slices.Clone(a.granted.AMR)
 	c.revoked = maps.Clone(a.revoked)
+	c.otpSends = slices.Clone(a.otpSends)
 	if a.device != nil {
 		d := *a.device
 		c.device = &d
@@ -118,12 +123,16 @@ func (a *Authorization) Apply(r events.Record) {
 		a.state, a.tokenID, a.familyID = Exchanged, e.TokenID, e.SessionID
 	case events.TokenRevoked:
 		a.applyRevoked(e, r.Envelope.Time)
+	case events.AuthorizationSignInFailed:
+		a.signInFailures++
+	case events.AuthorizationOTPRequested:
+		a.otpSends = append(a.otpSends, r.Envelope.Time)
 	}
 }
 
 // Folds implements domain.Folder: the events Apply folds.
 func (*Authorization) Folds() []events.Event {
-	return []events.Event{events.AuthorizationRequested{}, events.DeviceAuthorizationRequested{}, events.AuthorizationGranted{}, events.AuthorizationDenied{}, events.CodeExchanged{}, events.TokenRevoked{}}
+	return []events.Event{events.AuthorizationRequested{}, events.DeviceAuthorizationRequested{}, events.AuthorizationGranted{}, events.AuthorizationDenied{}, events.CodeExchanged{}, events.TokenRevoked{}, events.AuthorizationSignInFailed{}, events.AuthorizationOTPRequested{}}
 }
 
 // Record decides a new request at now. A public client must use PKCE S256.

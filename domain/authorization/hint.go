@@ -16,3 +16,15 @@ func SubjectHint(idTokenSubject, loginHint string, isAccount func(string) bool) 
 	}
 	return ""
 }
+
+// IdentifierHint is what the hosted login page prefills its username,
+// phone or e-mail field with: the login_hint, unless it named the subject
+// (an account id is nobody's to type) or is too long to be an identifier;
+// "" for none.
+func (a *Authorization) IdentifierHint() string {
+	h := a.req.LoginHint
+	if h == "" || h == a.req.HintSubject || len(h) > 256 {
+		return ""
+	}
+	return h
+}

@@ -61,16 +61,18 @@ func (o *OTP) Apply(r events.Record) {
 			requester = e.Ticket // sent before requesters were recorded
 		}
 		o.sends = append(o.sends, otpSend{at: at, requester: requester})
-		o.codes[e.Ticket] = otpCode{hash: e.CodeHash, expires: e.ExpiresAt}
+		o.codes[codeOwner(e.Ticket, e.Authorization)] = otpCode{hash: e.CodeHash, expires: e.ExpiresAt}
 	case events.OTPFailed:
-		if c, ok := o.codes[e.Ticket]; ok {
+		k := codeOwner(e.Ticket, e.Authorization)
+		if c, ok := o.codes[k]; ok {
 			c.tries++
-			o.codes[e.Ticket] = c
+			o.codes[k] = c
 		}
 	case events.OTPVerified:
-		if c, ok := o.codes[e.Ticket]; ok {
+		k := codeOwner(e.Ticket, e.Authorization)
+		if c, ok := o.codes[k]; ok {
 			c.done = true
-			o.codes[e.Ticket] = c
+			o.codes[k] = c
 		}
 	}
 	for len(o.sends) > 0 && at.Sub(o.sends[0].at) >= time.Hour {
@@ -109,16 +111,30 @@ func (o *OTP) Send(app string, to Contact, ticket, requester, codeHash string, n
 // the event and then answers the error. A missing, expired, used or
 // exhausted code is ErrOTPExpired, with nothing to record.
 func (o *OTP) Verify(ticket, codeHash string, now time.Time) ([]events.Event, error) {
-	c, found := o.codes[ticket]
+	return o.verify(ticket, "", codeHash, now)
+}
+
+// verify is Verify for the code of a ticket or of an authorization request.
+func (o *OTP) verify(ticket, authorization, codeHash string, now time.Time) ([]events.Event, error) {
+	c, found := o.codes[codeOwner(ticket, authorization)]
 	if !found || c.done || c.tries >= OTPMaxTries || !now.Before(c.expires) {
 		return nil, ErrOTPExpired
 	}
 	if subtle.ConstantTimeCompare([]byte(c.hash), []byte(codeHash)) == 1 {
-		return []events.Event{events.OTPVerified{Ticket: ticket}}, nil
+		return []events.Event{events.OTPVerified{Ticket: ticket, Authorization: authorization}}, nil
 	}
 	left := OTPMaxTries - c.tries - 1
-	return []events.Event{events.OTPFailed{Ticket: ticket, TriesLeft: left}},
+	return []events.Event{events.OTPFailed{Ticket: ticket, Authorization: authorization, TriesLeft: left}},
 		domain.New(domain.KindValidation, ErrInvalidOTP.Code, "wrong one-time code; %d tries left", left)
+}
+
+// codeOwner keys the codes of an address: by the ticket's hash, or by the
+// authorization request whose login page asked for the code.
+func codeOwner(ticket, authorization string) string {
+	if ticket != "" {
+		return ticket
+	}
+	return "authorization:" + authorization
 }
 
 // PasswordGuard is the state of one account's failed password attempts

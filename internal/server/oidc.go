@@ -55,6 +55,7 @@ func (a *App) openOIDC(found *apps.Service, logins *qr.Service) (oidcParts, erro
 	}
 	return oidcParts{clients: clients, provider: p, devices: devices, signIn: &appoidc.SignIn{
 		Auth: auth, QR: logins, Clients: a.OIDCClients, Accounts: a.Accounts, Browser: browser,
+		Credentials: signInCredentials{a.Login},
 	}, access: &appoidc.AccessTokens{Auth: auth, Browser: browser}}, nil
 }
 

@@ -4,11 +4,13 @@
 //
 // Each command is a struct with a handler type in its own file (code.go,
 // phone.go, bind_phone.go, bind_password.go, otp_send.go, otp_verify.go,
-// register.go); what several of them share — the match rules' lookup, the
+// register.go, and signin_password.go, signin_otp_send.go,
+// signin_otp_verify.go for the OIDC hosted login page's password and code
+// sign-ins); what several of them share — the match rules' lookup, the
 // attempts a login spends, the bind ticket, the verify-mode account source —
 // is in the other files. The handlers decide through domain/login and
 // domain/account and reach the world only through the ports in ports.go.
-// Login bundles the seven handlers so that the HTTP layer holds one value:
+// Login bundles the handlers so that the HTTP layer holds one value:
 // it has no behaviour of its own.
 package login
 
@@ -84,7 +86,7 @@ func (c *core) dummyHash() string {
 	return h
 }
 
-// Login is the seven login handlers, for the HTTP layer; they share one
+// Login is the login handlers, for the HTTP layer; they share one
 // set of dependencies.
 type Login struct {
 	Code         *CodeHandler
@@ -94,6 +96,11 @@ type Login struct {
 	SendOTP      *SendOTPHandler
 	VerifyOTP    *VerifyOTPHandler
 	Register     *RegisterHandler
+	// The hosted login page's alternatives to the QR code (SPEC §7): a
+	// password, a one-time code to a phone or e-mail address.
+	SignInPassword *SignInPasswordHandler
+	SignInSendOTP  *SignInSendOTPHandler
+	SignInVerify   *SignInVerifyOTPHandler
 
 	c *core
 }
@@ -105,8 +112,10 @@ func New(d Deps) *Login {
 	return &Login{
 		Code: &CodeHandler{c}, Phone: &PhoneHandler{c}, BindPhone: &BindPhoneHandler{c},
 		BindPassword: newBindPasswordHandler(c), SendOTP: &SendOTPHandler{c}, VerifyOTP: &VerifyOTPHandler{c},
-		Register: &RegisterHandler{c},
-		c:        c,
+		Register:       &RegisterHandler{c},
+		SignInPassword: newSignInPasswordHandler(newBindPasswordHandler(c)), SignInSendOTP: &SignInSendOTPHandler{c},
+		SignInVerify: &SignInVerifyOTPHandler{c},
+		c:            c,
 	}
 }
 

@@ -32,14 +32,19 @@ type SignIn struct {
 	Accounts interface {
 		Get(id string) (projections.Account, bool)
 	}
+	// Credentials checks the page's alternatives to the QR code, a
+	// password or a one-time code (nil: the page offers none).
+	Credentials Credentials
 }
 
-// Page is what the hosted login page shows.
+// Page is what the hosted login page shows: the QR code, and the
+// alternatives to it.
 type Page struct {
 	AuthorizationID string
 	ClientName      string
 	AppName         string
 	QR              qr.Started
+	Alternatives
 }
 
 // Outcome is how a sign-in ended: Granted, or Denied with an OAuth error.
@@ -79,7 +84,7 @@ func (s *SignIn) Begin(ctx context.Context, meta events.Meta, id, ip, userAgent,
 	if err != nil {
 		return Page{}, nil, err
 	}
-	return Page{AuthorizationID: id, ClientName: c.Name, AppName: req.App, QR: started}, nil, nil
+	return Page{AuthorizationID: id, ClientName: c.Name, AppName: req.App, QR: started, Alternatives: s.alternatives(a)}, nil, nil
 }
 
 // reuse grants the request from the browser's session (single sign-on)
@@ -119,14 +124,6 @@ func (s *SignIn) Complete(ctx context.Context, meta events.Meta, id, qrID, pollT
 	}
 	sid := uuid.NewString()
 	in, _, err := s.QR.ConsumeFor(ctx, meta, qrID, pollToken, id, sid)
-	now := s.Auth.Now()
-	var cookie string
-	if err == nil && s.Browser != nil {
-		// The browser is signed in now: later web apps need no scan.
-		if cookie, sid, err = s.Browser.Start(ctx, meta, in.AccountID, a.Requested().ClientID, []string{AMRQR}, now); err != nil {
-			return Outcome{}, err
-		}
-	}
 	switch {
 	case errors.Is(err, qrlogin.ErrCancelled):
 		if _, err := s.Auth.Deny(ctx, meta, id, "access_denied", ""); err != nil && !errors.Is(err, authorization.ErrFinished) {
@@ -136,8 +133,24 @@ func (s *SignIn) Complete(ctx context.Context, meta events.Meta, id, qrID, pollT
 	case err != nil:
 		return Outcome{}, err
 	}
-	if _, err := s.Auth.Approve(ctx, meta, id, Grant{
-		AccountID: in.AccountID, SessionID: sid, AMR: []string{AMRQR}, AuthTime: now, QRID: qrID,
+	return s.grant(ctx, meta, a, in.AccountID, []string{AMRQR}, sid, qrID)
+}
+
+// grant ends a sign-in on the page of request a: accountID signed in just
+// now, by amr (through the QR login qrID, or "" for none). The browser is
+// signed in from now on (later web apps need no sign-in: the cookie of
+// its new session, whose id replaces sid), and the request is granted.
+func (s *SignIn) grant(ctx context.Context, meta events.Meta, a *authorization.Authorization, accountID string, amr []string, sid, qrID string) (Outcome, error) {
+	now := s.Auth.Now()
+	var cookie string
+	if s.Browser != nil {
+		var err error
+		if cookie, sid, err = s.Browser.Start(ctx, meta, accountID, a.Requested().ClientID, amr, now); err != nil {
+			return Outcome{}, err
+		}
+	}
+	if _, err := s.Auth.Approve(ctx, meta, a.ID(), Grant{
+		AccountID: accountID, SessionID: sid, AMR: amr, AuthTime: now, QRID: qrID,
 	}); err != nil {
 		return Outcome{}, err
 	}
