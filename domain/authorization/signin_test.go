@@ -28,7 +28,9 @@ func TestSignInLimits(t *testing.T) {
 	if err := fold(a, evs, err); err != nil {
 		t.Fatal(err)
 	}
-	at := func(e events.Event, when time.Time) { a.Apply(events.Record{Event: e, Envelope: events.Envelope{Time: when}}) }
+	at := func(e events.Event, when time.Time) {
+		a.Apply(events.Record{Event: e, Envelope: events.Envelope{Time: when}})
+	}
 	for i := range authorization.MaxOTPSends {
 		when := now.Add(time.Duration(i) * authorization.OTPSendGap)
 		evs, err := a.RequestOTP("sms", "h", when)
