@@ -115,6 +115,26 @@ func (p *altPage) finish(redirect any) map[string]any {
 	return claims
 }
 
+// noneHolds fails when a stored message (events, claims) holds one of the
+// values in plain, or an event type is missing.
+func noneHolds(t *testing.T, e *loginEnv, types []string, values ...string) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, m := range allRecords(t, e) {
+		seen[m.Envelope.Type] = true
+		for _, v := range values {
+			if strings.Contains(string(m.Data), v) {
+				t.Errorf("%s holds %s: %s", m.Subject, v, m.Data)
+			}
+		}
+	}
+	for _, typ := range types {
+		if !seen["bindery."+typ+".v1"] {
+			t.Errorf("no %s event was stored", typ)
+		}
+	}
+}
+
 func amrOf(claims map[string]any) string {
 	var out []string
 	list, _ := claims["amr"].([]any)
@@ -190,6 +210,10 @@ func TestLoginPagePassword(t *testing.T) {
 	if back.Status/100 != 3 || !strings.Contains(back.Header.Get("Location"), "code=") {
 		t.Fatalf("SSO after a password sign-in: %d %s", back.Status, back.Header.Get("Location"))
 	}
+
+	// Every step is an event; none holds a password (or who was tried).
+	noneHolds(t, e.loginEnv, []string{"authorization_sign_in_failed", "login_failed", "authorization_granted", "browser_session_started"},
+		"correct horse battery", `"wrong"`, "nobody", "Ada@Example.com", "ADA@example.com")
 
 	// Ten failures end a request, whatever the user typed.
 	q := e.open()
@@ -305,6 +329,10 @@ func TestLoginPageOneTimeCode(t *testing.T) {
 		t.Fatalf("id_token claims %v, want sub %s and amr otp,sms", claims, ada)
 	}
 
+	// Every step is an event; none holds a code or an address in plain.
+	noneHolds(t, e.loginEnv, []string{"authorization_otp_requested", "otp_sent", "otp_failed", "otp_verified", "authorization_sign_in_failed", "authorization_granted"},
+		`"`+code+`"`, phone, stranger, "+86138****8000", "+86139****9000")
+
 	// Five wrong entries use a code up: the right one no longer works.
 	r := e.open()
 	e.clock.Advance(dlogin.OTPSendGap) // the address's own gap since p's code
@@ -354,4 +382,6 @@ func TestLoginPageLoginHint(t *testing.T) {
 			}
 		}
 	}
+	// The hint is personal: authorization_requested holds it sealed.
+	noneHolds(t, e.loginEnv, []string{"authorization_requested"}, "8613800138000", "ada@example.com", "<script>")
 }
