@@ -10,6 +10,9 @@ import (
 func (a *App) openSync(accts *accounts.Service) *accountsync.Service {
 	s := accountsync.New(accts, timedStore{a.Store, a.Metrics})
 	s.Log = a.Log
+	if a.Keys != nil {
+		s.Keys = a.Keys
+	}
 	if a.clock != nil {
 		s.Now = a.clock
 	}

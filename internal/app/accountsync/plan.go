@@ -80,6 +80,7 @@ walk:
 		}
 	}
 	r.pending = append(r.pending[:0:0], lines[cut:]...)
+	r.prepareKeys(batch)
 	// One append at a time: batches land in the order of the file.
 	if err := r.settle(); err != nil {
 		return err
@@ -196,4 +197,22 @@ func (p *plan) checkTaken(taken map[events.ClaimKey]string) error {
 		}
 	}
 	return nil
+}
+
+// prepareKeys makes the data keys of the batch's new accounts now, while
+// the batch before it is appended. A failure is left to the append, which
+// prepares them again and reports it.
+func (r *syncRun) prepareKeys(batch []*plan) {
+	if r.Keys == nil {
+		return
+	}
+	var owners []string
+	for _, p := range batch {
+		if p.created {
+			owners = append(owners, events.KeyOwner(events.Aggregate{Type: events.AggregateAccount, ID: p.id}))
+		}
+	}
+	if len(owners) > 0 {
+		_ = r.Keys.Prepare(owners)
+	}
 }

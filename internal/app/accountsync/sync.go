@@ -32,6 +32,10 @@ type Service struct {
 	MaxLine     int
 	MaxBytes    int64
 	MaxFailures int
+	// Keys, when set, makes the data keys of a batch's new accounts while
+	// the batch before it is appended: their creation and that append
+	// then share one wait for the disk instead of taking two in a row.
+	Keys events.Sealer
 }
 
 // Defaults of a Service.
