@@ -3,7 +3,7 @@ GO      ?= go
 PKGS    ?= ./...
 FUZZTIME ?= 3s
 
-.PHONY: run test test-deps unit fuzz bench bench-login bench-login-profile bench-durability bench-cluster test-faults build vet clean
+.PHONY: run test test-deps unit fuzz bench bench-login bench-login-profile bench-durability bench-cluster bench-replay test-faults build vet clean
 
 ## run: the demo stack on an embedded NATS (http://127.0.0.1:8080, admin token "dev")
 run:
@@ -41,6 +41,11 @@ bench-durability:
 ## (processes on this machine); BENCH_CLUSTER_ARGS="--duration 30s", BENCH_CLUSTER_ROUNDS=2, BENCH_CLUSTER_REPLICAS=1,2,3
 bench-cluster:
 	BINDERY_BENCH_CLUSTER=1 $(GO) test -count=1 -timeout 60m -run 'TestBenchCluster$$' -v ./internal/devtools/cluster
+
+## bench-replay: replay, verify and restart-to-ready over 1M stored events (generated once into $TMPDIR/bindery-replay);
+## BENCH_REPLAY_ROUNDS=3, BINDERY_REPLAY_EVENTS, BINDERY_REPLAY_DIR, BINDERY_REPLAY_PROFILE=<dir> for CPU profiles
+bench-replay:
+	BINDERY_REPLAY_MEASURE=1 BINDERY_REPLAY_ROUNDS=$(or $(BENCH_REPLAY_ROUNDS),1) $(GO) test -count=1 -timeout 60m -run 'TestReplayMeasure$$' -v ./internal/devtools/replaybench
 
 ## test-faults: the long form of the fault test (TestFaultsUnderLoad; make test runs the short one): each fault held 20 s, more load
 test-faults:

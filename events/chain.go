@@ -1,6 +1,8 @@
 package events
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -30,7 +32,8 @@ func (e *ChainBreakError) Unwrap() error { return ErrChainBroken }
 // keep per aggregate to check the next link: a forger able to write to the
 // stream can read the full hash anyway, so the truncation costs nothing.
 func ShortHash(raw []byte) uint64 {
-	return shortOf(HashBytes(raw))
+	sum := sha256.Sum256(raw)
+	return binary.BigEndian.Uint64(sum[:8]) // the first 16 hex digits of HashBytes
 }
 
 // ShortPrev is the record's prevhash truncated as ShortHash; 0 when it is

@@ -98,3 +98,62 @@ func mustRaw(t *testing.T, env events.Envelope) []byte {
 	}
 	return b
 }
+
+// OpenData opens values in one pass over the bytes when they are written as
+// the encoder writes them, and falls back to decoding the structure when
+// not; both give the plaintext event's JSON.
+func TestOpenDataInlineAndStructural(t *testing.T) {
+	s := fakeSealer{erased: map[string]bool{}}
+	agg := events.Aggregate{Type: events.AggregateAccount, ID: "a1"}
+	phone, name := "+8613900001111", `Tricky {"$sealed":"x"} name`
+	evs := []events.Event{
+		events.AccountUpdated{AccountID: "a1", Phone: &phone, DisplayName: &name, Attributes: map[string]any{"k": []any{"v", 1.0}},
+			Previous: events.Identifiers{Phone: "+8613900002222"}},
+		events.AttributesBackfilled{AccountID: "a1", Bindings: []events.BoundIdentity{events.NewBoundIdentity("openid", "shop", "o-1"), events.NewBoundIdentity("unionid", "", "u-1")}},
+		events.AccountCreated{AccountID: "a1", Username: "wei", Email: "wei@example.com"},
+	}
+	for _, ev := range evs {
+		plain, _, err := events.Encode(agg, ev, events.Meta{}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealed, _, err := events.EncodeSealed(s, agg, ev, events.Meta{}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The same values written with spaces, as another encoder might.
+		spaced := []byte(strings.ReplaceAll(string(sealed.Data), `{"$sealed":"`, `{ "$sealed" : "`))
+		for _, data := range [][]byte{sealed.Data, spaced} {
+			opened, erased, err := events.OpenData(s, data, events.ErasedNull)
+			if err != nil || erased {
+				t.Fatalf("%s: %v %v", data, err, erased)
+			}
+			var got, want any
+			if err := json.Unmarshal(opened, &got); err != nil {
+				t.Fatalf("opened %s: %v", opened, err)
+			}
+			_ = json.Unmarshal(plain.Data, &want)
+			if g, w := mustJSON(t, got), mustJSON(t, want); g != w {
+				t.Fatalf("opened\n%s\nwant\n%s", g, w)
+			}
+		}
+	}
+	// Erased values open as the marker the caller names, on either path.
+	s.erased["account.a1"] = true
+	sealed, _, _ := events.EncodeSealed(s, agg, evs[0], events.Meta{}, "")
+	for _, data := range [][]byte{sealed.Data, []byte(strings.ReplaceAll(string(sealed.Data), `{"$sealed":"`, `{"$sealed": "`))} {
+		opened, erased, err := events.OpenData(s, data, events.ErasedMarker)
+		if err != nil || !erased || !strings.Contains(string(opened), `"phone":{"$erased":true}`) || strings.Contains(string(opened), events.SealedMember) {
+			t.Fatalf("erased: %s %v %v", opened, erased, err)
+		}
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -163,7 +164,7 @@ func (e *Engine) consumer(ctx context.Context, kind string, after uint64) (jetst
 	return cons, nil
 }
 
-// item is a decoded message on its way from the reader to the applier.
+// item is a decoded message on its way from the decoders to the applier.
 type item struct {
 	rec     events.Record
 	err     error
@@ -173,8 +174,26 @@ type item struct {
 	hash    uint64   // events.ShortHash of the stored bytes
 }
 
-// run reads the stream in one goroutine and applies in another, so that
-// decoding (the cost of a replay) overlaps with applying.
+// fetched is a message as read, before decoding.
+type fetched struct {
+	subject string
+	data    []byte
+	seq     uint64
+	pending uint64
+}
+
+// decodeJob is one batch for a decoder; done receives it decoded.
+type decodeJob struct {
+	msgs []fetched
+	done chan []item
+}
+
+// batchMax is how many messages go to a decoder at once during a replay.
+const batchMax = 256
+
+// run reads the stream in one goroutine, decodes batches in several (one
+// per core: decoding, opening sealed values and hashing are the cost of a
+// replay) and applies them in stream order in this one.
 func (e *Engine) run(ctx context.Context, i int, cons jetstream.Consumer) {
 	defer e.done.Done()
 	it, err := cons.Messages(jetstream.PullMaxMessages(4096))
@@ -184,11 +203,22 @@ func (e *Engine) run(ctx context.Context, i int, cons jetstream.Consumer) {
 	}
 	go func() { <-ctx.Done(); it.Stop() }()
 	kind := streamKinds[i]
-	batches := make(chan []item, 8)
+	decoders := runtime.GOMAXPROCS(0)
+	jobs := make(chan decodeJob, decoders)
+	// ordered holds each batch's result in stream order; its capacity is
+	// how far the decoders may run ahead of the applier.
+	ordered := make(chan chan []item, 2*decoders+2)
+	for range decoders {
+		go func() {
+			for job := range jobs {
+				job.done <- e.decode(kind, job.msgs)
+			}
+		}()
+	}
 	go func() {
-		defer close(batches)
-		const max = 256
-		batch := make([]item, 0, max)
+		defer close(ordered)
+		defer close(jobs)
+		var batch []fetched
 		for {
 			msg, err := it.Next()
 			if err != nil {
@@ -202,52 +232,75 @@ func (e *Engine) run(ctx context.Context, i int, cons jetstream.Consumer) {
 			if err != nil {
 				continue
 			}
-			rec, err := events.DecodeRecord(e.reg, kind, md.Sequence.Stream, msg.Subject(), msg.Data())
-			it := item{rec: rec, err: err, seq: md.Sequence.Stream, pending: md.NumPending}
-			if err == nil { // hashed here, overlapping with applying
-				it.key, it.hash = chainKey(msg.Subject()), events.ShortHash(msg.Data())
+			if batch == nil {
+				// A live event comes alone: a batch of 256 slots for each
+				// one is garbage the GC pays for.
+				batch = make([]fetched, 0, min(batchMax, md.NumPending+1))
 			}
-			batch = append(batch, it)
+			batch = append(batch, fetched{subject: msg.Subject(), data: msg.Data(), seq: md.Sequence.Stream, pending: md.NumPending})
 			// Hand over a full batch, or whatever is there once the
 			// stream has nothing more pending (so live events are not held).
-			if len(batch) == max || md.NumPending == 0 {
+			if len(batch) == batchMax || md.NumPending == 0 {
+				done := make(chan []item, 1)
 				select {
-				case batches <- batch:
+				case jobs <- decodeJob{msgs: batch, done: done}:
 				case <-ctx.Done():
 					return
 				}
-				// Grown as needed: a live event comes alone, and a batch of
-				// 256 slots for each one is garbage the GC pays for.
+				select {
+				case ordered <- done:
+				case <-ctx.Done():
+					return
+				}
 				batch = nil
 			}
 		}
 	}()
-	for batch := range batches {
-		e.applyMu[i].Lock()
-		for k := range batch {
-			it := &batch[k]
-			if it.err != nil {
-				e.opts.Logger.Error("undecodable event skipped", "stream", kind, "seq", it.seq, "err", it.err)
-			} else if it.seq > e.applied[i].Load() && e.link(i, it) {
-				e.dispatch.Apply(it.rec)
+	for done := range ordered {
+		e.apply(i, <-done)
+	}
+}
+
+// decode turns fetched messages into items (any number of decoders at once).
+func (e *Engine) decode(kind string, msgs []fetched) []item {
+	out := make([]item, len(msgs))
+	for k, m := range msgs {
+		rec, err := events.DecodeRecord(e.reg, kind, m.seq, m.subject, m.data)
+		out[k] = item{rec: rec, err: err, seq: m.seq, pending: m.pending}
+		if err == nil {
+			out[k].key, out[k].hash = chainKey(m.subject), events.ShortHash(m.data)
+		}
+	}
+	return out
+}
+
+// apply reduces one decoded batch, in order, under the stream's apply lock.
+func (e *Engine) apply(i int, batch []item) {
+	kind := streamKinds[i]
+	e.applyMu[i].Lock()
+	for k := range batch {
+		it := &batch[k]
+		if it.err != nil {
+			e.opts.Logger.Error("undecodable event skipped", "stream", kind, "seq", it.seq, "err", it.err)
+		} else if it.seq > e.applied[i].Load() && e.link(i, it) {
+			e.dispatch.Apply(it.rec)
+		}
+		e.applied[i].Store(it.seq)
+	}
+	e.applyMu[i].Unlock()
+	last := batch[len(batch)-1]
+	if last.pending == 0 || last.seq >= e.target[i] {
+		e.ready[i].Store(true)
+	}
+	if e.opts.OnApply != nil {
+		for _, it := range batch {
+			if it.err == nil {
+				e.opts.OnApply(it.rec)
 			}
-			e.applied[i].Store(it.seq)
 		}
-		e.applyMu[i].Unlock()
-		last := batch[len(batch)-1]
-		if last.pending == 0 || last.seq >= e.target[i] {
-			e.ready[i].Store(true)
-		}
-		if e.opts.OnApply != nil {
-			for _, it := range batch {
-				if it.err == nil {
-					e.opts.OnApply(it.rec)
-				}
-			}
-		}
-		if e.waiters.Load() > 0 {
-			e.notify()
-		}
+	}
+	if e.waiters.Load() > 0 {
+		e.notify()
 	}
 }
 

@@ -1,12 +1,11 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -66,6 +65,9 @@ type Verifier struct {
 	Keys KeySet
 	// Progress, when set, is called now and then with how far a stream is.
 	Progress func(stream string, done, total uint64)
+	// Consumers is how many ranges of each stream are read at once
+	// (verify_ranges.go); 0 = DefaultConsumers.
+	Consumers int
 }
 
 // Verify reads both streams to their current heads (in parallel) and
@@ -77,7 +79,8 @@ func (v *Verifier) Verify(ctx context.Context) (Report, error) {
 	errs := make([]error, len(kinds))
 	var wg sync.WaitGroup
 	for i, kind := range kinds {
-		checks[i] = &streamCheck{kind: kind, seal: SealSubject(kind), keys: v.Keys, aggs: map[[16]byte]aggLink{}, progress: v.Progress}
+		checks[i] = &streamCheck{kind: kind, seal: SealSubject(kind), keys: v.Keys, aggs: map[[16]byte]aggLink{}, progress: v.Progress,
+			consumers: cmp.Or(v.Consumers, DefaultConsumers)}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -132,10 +135,11 @@ type chainBreak struct {
 }
 
 type streamCheck struct {
-	kind     string
-	seal     string
-	keys     KeySet
-	progress func(string, uint64, uint64)
+	kind      string
+	seal      string
+	keys      KeySet
+	progress  func(string, uint64, uint64)
+	consumers int
 
 	st       jetstream.Stream
 	expiring bool // the stream's limits drop old messages
@@ -175,25 +179,17 @@ func (c *streamCheck) run(ctx context.Context, js jetstream.JetStream) error {
 			Detail: fmt.Sprintf("the stream starts at sequence %d but keeps everything: messages 1..%d are gone", c.rep.FirstSeq, c.rep.FirstSeq-1)}
 		return nil
 	}
-	cur, err := openCursor(ctx, js, name, nil, c.rep.FirstSeq-1, c.rep.LastSeq)
-	if err != nil {
-		return err
-	}
-	defer cur.close()
 	total := c.rep.LastSeq - c.rep.FirstSeq + 1
 	var n uint64
-	for c.finding == nil {
-		msg, seq, err := cur.next()
-		if err != nil {
-			return err
-		}
-		if msg == nil {
-			break
-		}
-		c.message(seq, msg.Subject, msg.Data)
+	err = scanRanges(ctx, js, name, c.seal, c.rep.FirstSeq-1, c.rep.LastSeq, c.consumers, func(m *scanned) bool {
+		c.consume(m)
 		if n++; c.progress != nil && n%8192 == 0 {
-			c.progress(c.kind, seq-c.rep.FirstSeq+1, total)
+			c.progress(c.kind, m.seq-c.rep.FirstSeq+1, total)
 		}
+		return c.finding == nil
+	})
+	if err != nil {
+		return err
 	}
 	if c.progress != nil {
 		c.progress(c.kind, total, total)
@@ -201,48 +197,6 @@ func (c *streamCheck) run(ctx context.Context, js jetstream.JetStream) error {
 	c.rep.Unsealed = len(c.pending)
 	c.settle(ctx)
 	return nil
-}
-
-func (c *streamCheck) message(seq uint64, subject string, data []byte) {
-	if subject == c.seal {
-		c.checkpoint(seq, data)
-		return
-	}
-	dataHash := sha256.Sum256(data)
-	c.pending = append(c.pending, pend{seq: seq, leaf: LeafHash(subject, dataHash)})
-	if !strings.HasPrefix(subject, events.SubjectPrefix) {
-		c.rep.Claims++
-		return
-	}
-	c.rep.Events++
-	agg, name := events.ParseSubject(subject)
-	env, ok := readEnvelope(data)
-	if !ok || env.Subject != agg.String() || !strings.HasPrefix(env.Type, "bindery."+name+".v") {
-		if c.bad == nil {
-			c.bad = &Finding{Stream: c.kind, Seq: seq, Subject: subject, ID: env.ID, Reason: ReasonAltered,
-				Detail: "the stored event does not decode as the CloudEvent its subject names"}
-		}
-		return
-	}
-	// Keyed by a hash of the aggregate's subject prefix: a map without
-	// pointers is not scanned by the collector, which matters with
-	// millions of aggregates.
-	key := aggKey(subject[:len(subject)-len(name)-1])
-	link, seen := c.aggs[key]
-	switch {
-	case seen:
-		var prev [32]byte
-		if _, err := hex.Decode(prev[:], []byte(env.PrevHash)); err != nil || prev != link.hash {
-			if c.chain == nil {
-				c.chain = &chainBreak{pred: link.seq, succ: seq, agg: agg.String()}
-			}
-		}
-	case env.PrevHash != "" && !(c.expiring && c.rep.FirstSeq > 1):
-		if c.chain == nil {
-			c.chain = &chainBreak{succ: seq, agg: agg.String()}
-		}
-	}
-	c.aggs[key] = aggLink{seq: seq, hash: dataHash}
 }
 
 func (c *streamCheck) fail(seq uint64, reason, format string, args ...any) {
