@@ -114,6 +114,9 @@ type Deps struct {
 	AdminClient string
 	// Devices runs the device flow's user-code lookup (qr_lookup.go).
 	Devices *appoidc.Devices
+	// Sealer opens the personal values of a person's own history for
+	// GET /v1/me/data (me.go); nil: they show as erased.
+	Sealer events.Sealer
 }
 
 // Server is the HTTP API.
@@ -179,6 +182,7 @@ func New(d Deps) *Server {
 	s.oidcClientRoutes(e)
 	s.oidcRoutes(e)
 	s.deviceRoutes(e)
+	s.meRoutes(e)
 	return s
 }
 

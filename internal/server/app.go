@@ -226,7 +226,7 @@ func (a *App) open(ctx context.Context) error {
 		Sync:        a.openSync(accts),
 		OIDCClients: sso.clients, OIDCClientsV: a.OIDCClients, OIDC: sso.provider, SignIn: sso.signIn,
 		AdminAccess: sso.access, AdminClient: console.ClientID,
-		Devices: sso.devices,
+		Devices: sso.devices, Sealer: a.Keys,
 	})
 	a.mountConsole(sso.clients)
 	return nil
