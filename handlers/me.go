@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	fastjson "github.com/goccy/go-json"
@@ -22,11 +23,47 @@ import (
 // rest comes with ?after=<history_next>.
 const MaxExportEvents = 5000
 
+// maxConcurrentExports bounds the exports running at once: each reads
+// both streams through (the account filter names no subject).
+const maxConcurrentExports = 2
+
 func (s *Server) meRoutes(e *echo.Echo) {
 	if s.AccountsV == nil || s.Signer == nil || s.Audit == nil {
 		return
 	}
+	s.exports = exportGate{slots: make(chan struct{}, maxConcurrentExports), running: map[string]bool{}}
 	e.GET("/v1/me/data", s.meData, s.publicLimit, s.person)
+}
+
+// exportGate lets a bounded number of exports run, one per account.
+type exportGate struct {
+	slots   chan struct{}
+	mu      sync.Mutex
+	running map[string]bool
+}
+
+var errExportBusy = &domain.Error{Kind: domain.KindRateLimited, Code: "rate_limited", RetryAfter: time.Second,
+	Message: "an export is already running (yours, or the server's limit of concurrent exports): retry shortly"}
+
+// enter takes a slot for account's export, or answers errExportBusy.
+func (g *exportGate) enter(account string) (func(), error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.running[account] {
+		return nil, errExportBusy
+	}
+	select {
+	case g.slots <- struct{}{}:
+	default:
+		return nil, errExportBusy
+	}
+	g.running[account] = true
+	return func() {
+		g.mu.Lock()
+		delete(g.running, account)
+		g.mu.Unlock()
+		<-g.slots
+	}, nil
 }
 
 // person lets a request through with the person's own token — a
@@ -120,6 +157,11 @@ func (s *Server) meData(c echo.Context) error {
 		}
 	}
 	u := currentUser(c)
+	leave, err := s.exports.enter(u.AccountID)
+	if err != nil {
+		return err
+	}
+	defer leave()
 	acc, ok := s.AccountsV.Get(u.AccountID)
 	if !ok {
 		return invalidToken(c, "the token's account does not exist")

@@ -131,6 +131,7 @@ type Server struct {
 	// lookupFails are failed user-code lookups per IP (qr_lookup.go).
 	lookupFails *ipLimiter
 	keys        keyRefresh
+	exports     exportGate // GET /v1/me/data (me.go)
 	homeState
 }
 
