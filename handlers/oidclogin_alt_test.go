@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/bindery/bindery/domain/authorization"
 	dlogin "github.com/bindery/bindery/domain/login"
+	"github.com/bindery/bindery/internal/adapters/verify"
 	"github.com/bindery/bindery/internal/devtools/testenv"
 )
 
@@ -384,4 +386,78 @@ func TestLoginPageLoginHint(t *testing.T) {
 	}
 	// The hint is personal: authorization_requested holds it sealed.
 	noneHolds(t, e.loginEnv, []string{"authorization_requested"}, "8613800138000", "ada@example.com", "<script>")
+}
+
+// A web app of an app whose accounts the customer's API verifies signs in
+// with a password the customer's API accepts (the account is upserted by
+// its external_id, as a password bind does); a refusal is
+// invalid_credentials. A disabled account does not sign in with its right
+// password (account_disabled), nor get a code (the send answers the same,
+// nothing goes out). An e-mailed code signs in with amr otp.
+func TestLoginPageVerifySourceDisabledAndEmail(t *testing.T) {
+	e := startAlt(t)
+	const vsecret = "customer-api-secret-0123"
+	customer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var q map[string]string
+		_ = json.Unmarshal(body, &q)
+		if r.Header.Get("X-Bindery-Signature") != verify.Sign(vsecret, body) || q["username"] != "erin" || q["password"] != "erin-erp-password" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"external_id": "E-42", "display_name": "Erin"})
+	}))
+	t.Cleanup(customer.Close)
+	e.wechatApp("erp", "", map[string]any{"account_source": map[string]any{"mode": "verify", "url": customer.URL + "/verify", "secret": vsecret}})
+	if r := e.Admin("PUT", "/v1/oidc/clients/erp-web", map[string]any{"name": "ERP", "app": "erp", "type": "confidential", "secret": "erp-secret-0123456789", "redirect_uris": []string{altRedirect}}); r.Status/100 != 2 {
+		t.Fatalf("register client: %d %s", r.Status, r.Body)
+	}
+	erpConf := *e.conf
+	erpConf.ClientID, erpConf.ClientSecret = "erp-web", "erp-secret-0123456789"
+	erp := &altEnv{loginEnv: e.loginEnv, conf: &erpConf}
+	p := erp.open()
+	if status, prob := p.call("password", map[string]any{"username": "erin", "password": "wrong"}); status != http.StatusUnauthorized || prob["code"] != "invalid_credentials" {
+		t.Fatalf("refused by the customer's API: %d %v", status, prob)
+	}
+	status, out := p.call("password", map[string]any{"username": "erin", "password": "erin-erp-password"})
+	if status != http.StatusOK {
+		t.Fatalf("accepted by the customer's API: %d %v", status, out)
+	}
+	if claims := p.finish(out["redirect"]); claims["name"] != "Erin" || amrOf(claims) != "pwd" {
+		t.Fatalf("verified sign-in: %v", claims)
+	}
+
+	// Disabled: the right password is refused, no code goes out.
+	const mail = "dora@example.com"
+	dora := e.account(map[string]any{"username": "dora", "password": "dora-password-1", "email": mail})
+	if r := e.Admin("POST", "/v1/accounts/"+dora+"/disable", nil); r.Status/100 != 2 {
+		t.Fatalf("disable: %d %s", r.Status, r.Body)
+	}
+	q := e.open()
+	if status, prob := q.call("password", map[string]any{"username": "dora", "password": "dora-password-1"}); status != http.StatusForbidden || prob["code"] != "account_disabled" {
+		t.Fatalf("a disabled account's right password: %d %v", status, prob)
+	}
+	if status, _ := q.call("otp/send", map[string]any{"channel": "email", "to": mail}); status != http.StatusAccepted {
+		t.Fatalf("send to a disabled account's address: %d", status)
+	}
+	// An enabled account's e-mail gets its code (after dora's would have).
+	if r := e.Admin("POST", "/v1/accounts/"+dora+"/enable", nil); r.Status/100 != 2 {
+		t.Fatalf("enable: %d %s", r.Status, r.Body)
+	}
+	s := e.open()
+	if status, _ := s.call("otp/send", map[string]any{"channel": "email", "to": mail}); status != http.StatusAccepted {
+		t.Fatalf("send: %d", status)
+	}
+	testenv.Eventually(t, 10*time.Second, func() bool { return len(e.hook.sent(mail)) > 0 })
+	if sent := e.hook.sent(mail); len(sent) != 1 {
+		t.Fatalf("codes to %s: %v, want one (none while disabled)", mail, sent)
+	}
+	status, out = s.call("otp/verify", map[string]any{"to": mail, "otp": e.hook.sent(mail)[0]})
+	if status != http.StatusOK {
+		t.Fatalf("e-mailed code: %d %v", status, out)
+	}
+	if claims := s.finish(out["redirect"]); claims["sub"] != dora || amrOf(claims) != "otp" {
+		t.Fatalf("e-mail sign-in: %v", claims)
+	}
 }
