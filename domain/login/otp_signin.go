@@ -6,20 +6,25 @@ import (
 	"github.com/bindery/bindery/events"
 )
 
-// SignInRequester is the requester (fair.go) of the codes the hosted login
-// page of an authorization request asks for: the request, as nobody has
-// proven an identity there yet.
-func SignInRequester(authorizationID string) string {
-	return hashHex("otp-requester", "authorization", authorizationID)
+// SignInRequester is the requester (fair.go) of every code the hosted
+// login pages of authorization requests ask for: one requester for all of
+// them. Anyone can open a login page, for free, as often as they like; if
+// each request were a requester of its own, a few page loads would spend
+// an address's whole hourly budget and lock its owner out of binding by
+// code. As one requester the pages together get what one WeChat user gets
+// (three codes an hour to an address, one a minute), and never more.
+func SignInRequester() string {
+	return hashHex("otp-requester", "hosted-login-page")
 }
 
 // SendSignIn decides sending a new code (its hash, codeHash) to the address
 // for the hosted login page of authorization request authorizationID (a
 // sign-in to app); it replaces the request's previous code. The address's
-// fair shares apply as to a ticket's codes (the request is the
-// requester), so that pages opened by strangers never lock the owner out.
+// fair shares apply as to a ticket's codes, with all login pages as one
+// requester (SignInRequester), so that pages opened by strangers never
+// lock the owner out of binding.
 func (o *OTP) SendSignIn(app string, to Contact, authorizationID, codeHash string, now time.Time) ([]events.Event, error) {
-	requester := SignInRequester(authorizationID)
+	requester := SignInRequester()
 	if err := o.fairLimit(requester, now); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package login_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -87,5 +88,28 @@ func TestOTPSignIn(t *testing.T) {
 	}
 	if got := login.SignInAMR(to); !slices.Equal(got, []string{"otp", "sms"}) {
 		t.Fatalf("amr %v", got)
+	}
+}
+
+// All login pages are one requester to an address: three codes an hour
+// whichever requests ask, and a ticket's owner still gets a code after them.
+func TestOTPSignInIsOneRequester(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	to, _ := login.ParseContact("sms", "+8613800138000")
+	o := login.NewOTP("h")
+	for i := range login.OTPRequesterSendsPerHour {
+		at := now.Add(time.Duration(i) * login.OTPSendGap)
+		evs, err := o.SendSignIn("demo", to, fmt.Sprintf("req-%d", i), "hash", at)
+		if err != nil {
+			t.Fatalf("page code %d: %v", i, err)
+		}
+		o.Apply(events.Record{Event: evs[0], Envelope: events.Envelope{Time: at}})
+	}
+	later := now.Add(10 * login.OTPSendGap)
+	if _, err := o.SendSignIn("demo", to, "req-new", "hash", later); err == nil {
+		t.Fatalf("a %dth page code within the hour", login.OTPRequesterSendsPerHour+1)
+	}
+	if _, err := o.Send("demo", to, "ticket", "owner", "hash", later); err != nil {
+		t.Fatalf("the owner's ticket after the pages' codes: %v", err)
 	}
 }
