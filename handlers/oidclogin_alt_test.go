@@ -194,6 +194,19 @@ func TestLoginPagePassword(t *testing.T) {
 		resp.Body.Close()
 	}
 
+	// An unknown or malformed request id is a problem, for each call.
+	for _, id := range []string{"3f0c6a52-8c1e-4d8e-9b7a-2a1f0c3d4e5f", "not-an-id", ""} {
+		other := &altPage{e: e, b: p.b, id: id}
+		for path, body := range map[string]any{
+			"password": map[string]any{"username": "ada", "password": "x"}, "otp/send": map[string]any{"channel": "sms", "to": "+8613800138000"},
+			"otp/verify": map[string]any{"to": "+8613800138000", "otp": "123456"},
+		} {
+			if status, prob := other.call(path, body); status != http.StatusNotFound || prob["code"] != "authorization_not_found" {
+				t.Errorf("%s with request id %q: %d %v", path, id, status, prob)
+			}
+		}
+	}
+
 	// By e-mail address too (case ignored), and the request is granted.
 	status, out := p.call("password", map[string]any{"username": "Ada@Example.com", "password": "correct horse battery"})
 	if status != http.StatusOK || out["redirect"] == nil {
