@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,8 +31,14 @@ type Repository[S State[S]] struct {
 	// conflict (for metrics).
 	OnConflict func()
 
-	locks [64]sync.Mutex
+	// locks serialise the commands of one aggregate; an append holds its
+	// stripe until the store acknowledges it (a sync of the disk), so
+	// there are enough that a hundred concurrent commands on distinct
+	// aggregates rarely wait for each other.
+	locks [1024]sync.Mutex
 	seed  maphash.Seed
+	// ticks orders Refresh calls and store reads (refresh.go).
+	ticks atomic.Uint64
 
 	mu    sync.Mutex
 	lru   *list.List
@@ -44,6 +51,10 @@ type cached[S State[S]] struct {
 	state   S
 	version uint64
 	hash    string
+	// readAt is the tick taken just before the store read (or the
+	// append) that brought this entry up to date: a Refresh that began
+	// before it may answer it without reading again (refresh.go).
+	readAt uint64
 }
 
 // fold applies records in order; version and hash follow the last one.
@@ -116,6 +127,7 @@ func (r *Repository[S]) load(ctx context.Context, id string, fresh bool) (*cache
 	} else {
 		c = &cached[S]{id: id, state: c.state.Clone(), version: c.version, hash: c.hash}
 	}
+	readAt := r.ticks.Add(1)
 	recs, err := r.store.Load(ctx, Aggregate{Type: r.typ, ID: id}, c.version)
 	if err != nil {
 		return nil, err
@@ -124,6 +136,7 @@ func (r *Repository[S]) load(ctx context.Context, id string, fresh bool) (*cache
 		r.Forget(id)
 		return nil, err
 	}
+	c.readAt = readAt
 	r.put(c)
 	return c, nil
 }
@@ -189,6 +202,7 @@ func (r *Repository[S]) Update(ctx context.Context, id string, meta Meta, decide
 			return r.versionPosition(c.version), work, nil
 		}
 		changes := append([]Change{{Aggregate: Aggregate{Type: r.typ, ID: id}, Expected: c.version, PrevHash: c.hash, Events: d.Events}}, d.Also...)
+		appendAt := r.ticks.Add(1)
 		recs, err := r.store.Append(ctx, meta, changes...)
 		if errors.Is(err, ErrConflict) {
 			if r.OnConflict != nil {
@@ -206,7 +220,10 @@ func (r *Repository[S]) Update(ctx context.Context, id string, meta Meta, decide
 			r.Forget(id)
 			return Position{}, zero, err
 		}
-		next := &cached[S]{id: id, state: c.state.Clone(), version: c.version, hash: c.hash}
+		// The append expected c.version, so the store held nothing else
+		// of the aggregate when it took ours: the state after it is as
+		// fresh as a read begun at appendAt.
+		next := &cached[S]{id: id, state: c.state.Clone(), version: c.version, hash: c.hash, readAt: appendAt}
 		if err := next.fold(recs[:len(d.Events)]); err != nil {
 			r.Forget(id) // cannot happen: the store chained them from c.hash
 			return Position{}, zero, err
