@@ -95,6 +95,24 @@ func doJSON(t testing.TB, req *http.Request) map[string]any {
 	return out
 }
 
+// loopback is the flows' HTTP transport: it keeps a connection alive per
+// concurrent client (net/http's default keeps two per host), as a load
+// generator does, so that a benchmark of 100 clients measures Bindery,
+// not TCP handshakes.
+var loopback = func() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = 512, 512
+	return t
+}()
+
+// loopbackClient is an HTTP client on loopback.
+var loopbackClient = &http.Client{Transport: loopback}
+
+// withLoopback makes x/oauth2 use loopbackClient.
+func withLoopback(ctx context.Context) context.Context {
+	return context.WithValue(ctx, oauth2.HTTPClient, loopbackClient)
+}
+
 var qrIDAttr = regexp.MustCompile(`data-qr-id="([^"]+)"`)
 
 // flowOut is one signed-in flow: the code at the redirect URI, its PKCE
@@ -108,7 +126,7 @@ type flowOut struct {
 // mini-program user (idToken) → the code at the redirect URI.
 func (r *ssoRP) signIn(ctx context.Context, conf *oauth2.Config, idToken string) (flowOut, error) {
 	jar, _ := cookiejar.New(nil)
-	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
+	browser := &http.Client{Transport: loopback, Jar: jar, Timeout: 30 * time.Second, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
 		if strings.HasPrefix(req.URL.String(), r.redirect) {
 			return http.ErrUseLastResponse
 		}
@@ -168,7 +186,7 @@ func get(ctx context.Context, c *http.Client, u string) (fetched, error) {
 func bearerPost(ctx context.Context, u, bearer string) error {
 	req, _ := http.NewRequestWithContext(ctx, "POST", u, nil)
 	req.Header.Set("Authorization", "Bearer "+bearer)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := loopbackClient.Do(req)
 	if err != nil {
 		return err
 	}
@@ -182,13 +200,13 @@ func bearerPost(ctx context.Context, u, bearer string) error {
 
 // exchange swaps the flow's code for tokens.
 func exchange(ctx context.Context, conf *oauth2.Config, f flowOut) (*oauth2.Token, error) {
-	return conf.Exchange(ctx, f.Code, oauth2.VerifierOption(f.Verifier))
+	return conf.Exchange(withLoopback(ctx), f.Code, oauth2.VerifierOption(f.Verifier))
 }
 
 // refreshed answers the tokens a refresh token gets, through x/oauth2's
 // TokenSource (the way a web app refreshes).
 func refreshed(ctx context.Context, conf *oauth2.Config, refreshToken string) (*oauth2.Token, error) {
-	return conf.TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
+	return conf.TokenSource(withLoopback(ctx), &oauth2.Token{RefreshToken: refreshToken}).Token()
 }
 
 // introspect asks the introspection endpoint (RFC 7662) as a confidential
@@ -223,7 +241,7 @@ func formPost(ctx context.Context, u string, conf *oauth2.Config, v url.Values) 
 	if conf.ClientSecret != "" {
 		req.SetBasicAuth(url.QueryEscape(conf.ClientID), url.QueryEscape(conf.ClientSecret))
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := loopbackClient.Do(req)
 	if err != nil {
 		return nil, err
 	}
