@@ -56,7 +56,17 @@ type Store struct {
 	authlog jetstream.Stream
 	reg     *events.Registry
 	cfg     Config
+	// batchSlots bounds this store's atomic batches in flight per stream
+	// (batchesInFlight).
+	batchSlots map[string]chan struct{}
 }
+
+// batchesInFlight is how many atomic batches one store keeps open per
+// stream. nats-server keeps at most 50 open per stream (a default of its
+// max_batch_inflight_per_stream) and answers a batch beyond that with
+// nothing at all (its first message is refused, the commit waits out its
+// timeout); 24 lets two replicas share a stream under that limit.
+const batchesInFlight = 24
 
 var _ events.Store = (*Store)(nil)
 
@@ -72,7 +82,9 @@ func Open(ctx context.Context, nc *nats.Conn, reg *events.Registry, cfg Config) 
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{nc: nc, js: js, reg: reg, cfg: cfg}
+	s := &Store{nc: nc, js: js, reg: reg, cfg: cfg, batchSlots: map[string]chan struct{}{
+		events.StreamHistory: make(chan struct{}, batchesInFlight), events.StreamAuthLog: make(chan struct{}, batchesInFlight),
+	}}
 	hist := []string{ClaimPrefix + ">", SealPrefix + "history"}
 	for _, t := range HistoryTypes {
 		hist = append(hist, events.SubjectPrefix+t+".>")
@@ -145,6 +157,15 @@ func (s *Store) Append(ctx context.Context, meta events.Meta, changes ...events.
 	recs, msgs, err := s.build(ctx, meta, changes)
 	if err != nil || len(msgs) == 0 {
 		return nil, err
+	}
+	if len(msgs) > 1 {
+		slots := s.batchSlots[events.StreamOf(changes[0].Aggregate.Type)]
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+		case <-ctx.Done():
+			return nil, fmt.Errorf("jetstream: publish: %w", ctx.Err())
+		}
 	}
 	last, err := s.publish(ctx, msgs)
 	if err != nil {
