@@ -119,6 +119,9 @@ func (p *Provider) Handler() http.Handler {
 		case IntrospectPath:
 			if r.ParseForm() == nil {
 				ctx = withRawToken(ctx, r.PostForm.Get("token"))
+				if !secretPostAsBasic(w, r) {
+					return
+				}
 			}
 		case UserinfoPath:
 			if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
@@ -127,6 +130,29 @@ func (p *Provider) Handler() http.Handler {
 		}
 		p.op.ServeHTTP(w, r.WithContext(withDeviceGrant(ctx)))
 	})
+}
+
+// secretPostAsBasic lets the introspection endpoint take
+// client_secret_post (RFC 6749 §2.3.1), which the library's introspection
+// does not: credentials in the body become the Basic header it checks (and
+// leave the form). Both at once is more than one method (§2.3): answered
+// invalid_client here, and false.
+func secretPostAsBasic(w http.ResponseWriter, r *http.Request) bool {
+	secret := r.PostForm.Get("client_secret")
+	if secret == "" {
+		return true
+	}
+	if r.Header.Get("Authorization") != "" {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"error":"invalid_client","error_description":"use one client authentication method: Basic or client_secret in the body"}`))
+		return false
+	}
+	r.SetBasicAuth(url.QueryEscape(r.PostForm.Get("client_id")), url.QueryEscape(secret))
+	for _, f := range []url.Values{r.PostForm, r.Form} {
+		f.Del("client_secret")
+	}
+	return true
 }
 
 // CallbackURL is where the login page sends the browser once the request
@@ -169,6 +195,11 @@ func (p *Provider) Discovery(ctx context.Context) any {
 		d.GrantTypesSupported = append(d.GrantTypesSupported, oidc.GrantTypeDeviceCode)
 	}
 	d.TokenEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
+	// Introspection takes a confidential client's secret either way
+	// (secretPostAsBasic); revocation also a public client's client_id.
+	// No private_key_jwt: clients have no registered keys.
+	d.IntrospectionEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost}
+	d.RevocationEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
 	d.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
 	d.BackChannelLogoutSupported, d.BackChannelLogoutSessionSupported = true, true
 	return d

@@ -19,9 +19,15 @@ import (
 // reuse detection, on session families), revocation, introspection and
 // userinfo for access tokens. It translates; the use cases decide.
 
-// refreshMarker prefixes, between GetRefreshTokenInfo and RevokeToken of
-// one revocation request, a token to be revoked as a refresh token.
-const refreshMarker = "refresh:"
+// refreshMarker prefixes, between GetRefreshTokenInfo (or Decrypt) and
+// RevokeToken or SetIntrospectionFromToken of one request, a token to be
+// taken as a refresh token; refreshSubject stands for its subject, unknown
+// until its family is read. Neither holds a ":" (the library splits
+// "<token id>:<subject>" on it), nor does a refresh token.
+const (
+	refreshMarker  = "refresh~"
+	refreshSubject = "~"
+)
 
 // accessToken prepares the claims of a new access token jti for req and
 // answers its expiry.
@@ -98,13 +104,12 @@ func (s *storage) RevokeToken(ctx context.Context, token, subject, clientID stri
 	var err error
 	switch {
 	case strings.HasPrefix(token, refreshMarker):
+		// Marked by GetRefreshTokenInfo, or by Decrypt (hinted as an
+		// access token, but shaped as a refresh token).
 		_, err = s.auth.RevokeRefreshToken(ctx, m, strings.TrimPrefix(token, refreshMarker), clientID)
 	case subject != "":
 		// token is the jti of an access token the library verified.
 		err = s.auth.RevokeAccessToken(ctx, m, token, clientID, s.auth.Now().Add(AccessTokenLifetime))
-	case strings.Count(token, ".") == 1:
-		// Hinted as an access token, but shaped as a refresh token.
-		_, err = s.auth.RevokeRefreshToken(ctx, m, token, clientID)
 	}
 	switch {
 	case err == nil:
@@ -118,6 +123,9 @@ func (s *storage) RevokeToken(ctx context.Context, token, subject, clientID stri
 // SetUserinfoFromToken answers userinfo for an access token that still
 // counts (appoidc.ActiveToken), with the scopes it carries.
 func (s *storage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, subject, _ string) error {
+	if strings.HasPrefix(tokenID, refreshMarker) {
+		return oidc.ErrInvalidRequest().WithDescription("a refresh token is no access token")
+	}
 	a, err := s.auth.ActiveToken(ctx, tokenID, subject)
 	if err != nil {
 		return oidc.ErrInvalidRequest().WithDescription("the access token is not active")
@@ -131,8 +139,12 @@ func (s *storage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo,
 
 // SetIntrospectionFromToken answers introspection (RFC 7662) for an access
 // token that still counts, to the client it was issued to or another
-// client of the same mini-program app; anything else is active:false.
+// client of the same mini-program app, and for a refresh token that still
+// counts, to the client it was issued to; anything else is active:false.
 func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
+	if rt, ok := strings.CutPrefix(tokenID, refreshMarker); ok {
+		return s.introspectRefresh(ctx, resp, rt, clientID)
+	}
 	a, err := s.auth.ActiveToken(ctx, tokenID, subject)
 	if err != nil {
 		return err
@@ -154,6 +166,31 @@ func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Intr
 		}
 	}
 	if acc, ok := s.accounts.Get(subject); ok {
+		resp.Username = acc.Username
+	}
+	return nil
+}
+
+// introspectRefresh answers introspection for a web app's refresh token:
+// its client, account, scopes and expiry while it is its family's current
+// token, only to the client it was issued to (a refresh token is that
+// client's credential, never a resource server's).
+func (s *storage) introspectRefresh(ctx context.Context, resp *oidc.IntrospectionResponse, token, clientID string) error {
+	fam, exp, err := s.auth.RefreshTokenActive(ctx, token)
+	if err != nil {
+		return err
+	}
+	if fam.ClientID != clientID {
+		return inactive
+	}
+	resp.Subject, resp.ClientID, resp.Issuer = fam.AccountID, fam.ClientID, s.issuer
+	resp.Scope = oidc.SpaceDelimitedArray(fam.Scopes)
+	resp.Audience = oidc.Audience{fam.ClientID}
+	resp.Expiration = oidc.FromTime(exp)
+	if !fam.AuthTime.IsZero() {
+		resp.AuthTime = oidc.FromTime(fam.AuthTime)
+	}
+	if acc, ok := s.accounts.Get(fam.AccountID); ok {
 		resp.Username = acc.Username
 	}
 	return nil

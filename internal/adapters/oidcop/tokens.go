@@ -67,7 +67,10 @@ func (c tokenCrypto) Encrypt(s string) (string, error) {
 }
 
 // Decrypt answers "<jti>:<sub>" of a valid access token, or the request id
-// of a code.
+// of a code. Anything else with one dot may be a refresh token: it answers
+// refreshMarker + token + ":" + refreshSubject, which the introspection and
+// revocation of the storage read as such (storage_tokens.go); the library
+// asks Decrypt for nothing else.
 func (c tokenCrypto) Decrypt(s string) (string, error) {
 	if strings.Count(s, ".") == 2 {
 		claims, err := c.verify(s)
@@ -82,8 +85,11 @@ func (c tokenCrypto) Decrypt(s string) (string, error) {
 		return jti + ":" + sub, nil
 	}
 	id, _, ok := strings.Cut(s, ".")
-	if !ok || c.auth.Code(id) != s {
-		return "", errors.New("oidcop: not a code of this provider")
+	if !ok || strings.Contains(s, ":") {
+		return "", errors.New("oidcop: not a token of this provider")
+	}
+	if c.auth.Code(id) != s {
+		return refreshMarker + s + ":" + refreshSubject, nil
 	}
 	return id, nil
 }
