@@ -1,9 +1,11 @@
 package handlers_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -12,19 +14,40 @@ import (
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/bindery/bindery/internal/devtools/testenv"
+	"github.com/bindery/bindery/internal/devtools/wxsim"
 )
 
 // deviceEnv is a bindery with a device-only public client ("tv") and a
-// code-flow client without the device grant ("wiki").
+// code-flow client without the device grant ("wiki"), whose mini program
+// is a WeChat app on a real wxsim over loopback: the phone signs in as a
+// mini program does (wx.login's code, then registering), never through a
+// shortcut into the session service.
 type deviceEnv struct {
 	*qrEnv
+	sim string // wxsim's base URL
 }
+
+// The mini program of the device tests, at wxsim and at Bindery.
+const (
+	deviceWeChatAppID  = "wxdevice0001"
+	deviceWeChatSecret = "wx-secret-device-0001"
+)
 
 func startDevice(t *testing.T) deviceEnv {
 	t.Helper()
-	e := deviceEnv{startQR(t, "", nil)}
+	sim := httptest.NewServer(wxsim.New(wxsim.Options{}))
+	t.Cleanup(sim.Close)
+	e := deviceEnv{qrEnv: startQR(t, "", map[string]string{"BINDERY_WECHAT_API_BASE": sim.URL}), sim: sim.URL}
+	e.simCall("/sim/apps", map[string]any{"appid": deviceWeChatAppID, "secret": deviceWeChatSecret})
+	r := e.Admin("PUT", "/v1/apps/"+qrApp, map[string]any{
+		"kind": "wechat", "wechat": map[string]any{"appid": deviceWeChatAppID, "secret": deviceWeChatSecret},
+		"on_no_match": "register",
+	})
+	if r.Status != http.StatusOK && r.Status != http.StatusCreated {
+		t.Fatalf("the WeChat app: %d %s", r.Status, r.Body)
+	}
 	// A TV has no browser to send back: no redirect URIs.
-	r := e.Admin("PUT", "/v1/oidc/clients/tv", map[string]any{
+	r = e.Admin("PUT", "/v1/oidc/clients/tv", map[string]any{
 		"name": "Meeting-room TV", "app": qrApp, "type": "public",
 		"grant_types": []string{"urn:ietf:params:oauth:grant-type:device_code"},
 	})
@@ -42,6 +65,45 @@ func startDevice(t *testing.T) deviceEnv {
 		return e.Admin("GET", "/v1/oidc/clients/tv?min_position="+pos, nil).Status == http.StatusOK
 	})
 	return e
+}
+
+// simCall posts to wxsim's control API and decodes the answer.
+func (e deviceEnv) simCall(path string, body any) map[string]any {
+	e.T.Helper()
+	data, _ := json.Marshal(body)
+	resp, err := http.Post(e.sim+path, "application/json", bytes.NewReader(data))
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode >= 300 {
+		e.T.Fatalf("wxsim %s: %d %v %v", path, resp.StatusCode, out, err)
+	}
+	return out
+}
+
+// phone signs a new WeChat user in to the mini program as the mini
+// program does: wx.login's code (minted by wxsim) to Bindery's login,
+// which code2sessions it at wxsim, then registering with the bind ticket.
+// It answers the account id and the id_token the phone then holds.
+func (e deviceEnv) phone(name string) (string, string) {
+	e.T.Helper()
+	user := e.simCall("/sim/users", map[string]any{"nickname": name})["user"]
+	code := e.simCall("/sim/login", map[string]any{"appid": deviceWeChatAppID, "user": user})["code"]
+	r := e.Do("POST", "/v1/apps/"+qrApp+"/login/code", map[string]any{"code": code})
+	ticket, _ := r.Map(e.T)["bind_ticket"].(string)
+	if r.Status != http.StatusOK || ticket == "" {
+		e.T.Fatalf("login with wx.login's code: %d %s", r.Status, r.Body)
+	}
+	r = e.Do("POST", "/v1/register", map[string]any{"bind_ticket": ticket, "display_name": name})
+	reg := r.Map(e.T)
+	acc, _ := reg["account_id"].(string)
+	idToken, _ := reg["id_token"].(string)
+	if acc == "" || idToken == "" {
+		e.T.Fatalf("register: %d %s", r.Status, r.Body)
+	}
+	return acc, idToken
 }
 
 // form posts an OAuth form (as a device does) and decodes the JSON answer.
@@ -117,7 +179,7 @@ func (e deviceEnv) pollUntil(client string, d deviceStarted) (string, map[string
 // device or user code.
 func TestDeviceFlow(t *testing.T) {
 	e := startDevice(t)
-	acc, idToken := e.user("Tess")
+	acc, idToken := e.phone("Tess")
 
 	d := e.authorize("tv")
 	if len(d.UserCode) != 9 || d.UserCode[4] != '-' || strings.Trim(strings.ReplaceAll(d.UserCode, "-", ""), "BCDFGHJKLMNPQRSTVWXZ") != "" {
@@ -234,7 +296,7 @@ func TestDeviceFlow(t *testing.T) {
 // for a code nobody waits with, and stops an address that guesses.
 func TestDeviceLookupRefusesAndLimitsGuesses(t *testing.T) {
 	e := startDevice(t)
-	_, idToken := e.user("Gus")
+	_, idToken := e.phone("Gus")
 	qrProblem(t, "no bearer", e.Do("POST", "/v1/qr/lookup", map[string]string{"user_code": "BCDF-GHJK"}), http.StatusUnauthorized, "unauthorized")
 	qrProblem(t, "not a code", e.Do("POST", "/v1/qr/lookup", map[string]string{"user_code": "AEIO-UAEI"}, "Authorization", "Bearer "+idToken), http.StatusNotFound, "user_code_invalid")
 	qrProblem(t, "empty", e.Do("POST", "/v1/qr/lookup", map[string]string{}, "Authorization", "Bearer "+idToken), http.StatusBadRequest, "validation_failed")
