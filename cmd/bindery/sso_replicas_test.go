@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -135,4 +136,124 @@ func asRetrieve(err error, re **oauth2.RetrieveError) bool {
 	e, ok := err.(*oauth2.RetrieveError)
 	*re = e
 	return ok
+}
+
+// The device grant across two processes on one NATS: a TV starts the
+// device authorization on replica A, the phone scans the QR the TV shows
+// (verification_uri_complete names it) and confirms on replica B, and the
+// TV's polls on A — pending before, tokens after — get an id_token that
+// verifies against A's key set and names the account.
+func TestDeviceFlowAcrossTwoProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	ns := natstest.Server(t, "")
+	addrA, addrB := freeAddr(t), freeAddr(t)
+	issuer := "http://" + addrA
+	env := []string{"BINDERY_NATS_URL=" + ns.ClientURL(), "BINDERY_ISSUER=" + issuer}
+	a := start(t, bin, t.TempDir(), addrA, env...)
+	b := start(t, bin, t.TempDir(), addrB, env...)
+	urlA, urlB := "http://"+a.addr, "http://"+b.addr
+
+	mustCall(t, "PUT", urlA+"/v1/apps/portal", `{"name":"Portal","kind":"host","host":{"secret":"`+portalSecret+`"},"match_rules":["external_id"],"on_no_match":"bind"}`, 0)
+	acc := mustCall(t, "POST", urlA+"/v1/accounts", `{"external_id":"u-7","display_name":"Ida"}`, 201)
+	mustCall(t, "PUT", urlA+"/v1/oidc/clients/tv", `{"name":"Meeting-room TV","app":"portal","type":"public","grant_types":["urn:ietf:params:oauth:grant-type:device_code"]}`, 0)
+	r := &hostReplicas{a: a, b: b}
+	idToken := r.loginOK(t, b, "u-7")["id_token"].(string) // the phone, signed in on B
+
+	form := func(u string, v url.Values) (int, map[string]any) {
+		t.Helper()
+		resp, err := http.PostForm(u, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			t.Fatalf("%s: %d, not JSON: %v", u, resp.StatusCode, err)
+		}
+		return resp.StatusCode, out
+	}
+	// A's view of the new client may lag its write by a moment.
+	var d map[string]any
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		status, out := form(urlA+"/oauth2/device_authorization", url.Values{"client_id": {"tv"}, "scope": {"openid profile"}})
+		if status == http.StatusOK {
+			d = out
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("device authorization on A: %d %v", status, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	deviceCode, _ := d["device_code"].(string)
+	complete, _ := d["verification_uri_complete"].(string)
+	interval, _ := d["interval"].(float64)
+	if deviceCode == "" || !strings.HasPrefix(complete, issuer+"/qr/") || interval <= 0 {
+		t.Fatalf("device answer on A: %v", d)
+	}
+	poll := func() (string, map[string]any) {
+		t.Helper()
+		_, out := form(urlA+"/oauth2/token", url.Values{
+			"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {deviceCode}, "client_id": {"tv"},
+		})
+		code, _ := out["error"].(string)
+		return code, out
+	}
+	if code, out := poll(); code != "authorization_pending" {
+		t.Fatalf("first poll on A: %s %v", code, out)
+	}
+
+	// The phone scans the TV's QR and confirms, on B.
+	qr := complete[strings.LastIndex(complete, "/")+1:]
+	for _, step := range []string{"scan", "confirm"} {
+		req, _ := http.NewRequest("POST", urlB+"/v1/qr/"+qr+"/"+step, nil)
+		req.Header.Set("Authorization", "Bearer "+idToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s on B: %d %s", step, resp.StatusCode, body)
+		}
+	}
+
+	// The TV polls A as RFC 8628 says: once per interval, until tokens.
+	var tok map[string]any
+	deadline = time.Now().Add(30 * time.Second)
+	for tok == nil {
+		wait := time.NewTimer(time.Duration(interval) * time.Second)
+		<-wait.C
+		switch code, out := poll(); code {
+		case "":
+			tok = out
+		case "authorization_pending":
+			if time.Now().After(deadline) {
+				t.Fatal("A still answers authorization_pending after the confirmation on B")
+			}
+		default:
+			t.Fatalf("poll on A after the confirmation on B: %s %v", code, out)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	raw, _ := tok["id_token"].(string)
+	keys := oidc.NewRemoteKeySet(ctx, urlA+"/.well-known/jwks.json")
+	idt, err := oidc.NewVerifier(issuer, keys, &oidc.Config{ClientID: "tv", SupportedSigningAlgs: []string{"EdDSA", "ES256"}}).Verify(ctx, raw)
+	if err != nil || idt.Subject != acc["id"] {
+		t.Fatalf("id_token from A: %v %+v (account %v)", err, idt, acc["id"])
+	}
+	if at, _ := tok["access_token"].(string); at == "" {
+		t.Fatalf("no access token: %v", tok)
+	}
+	wait := time.NewTimer(time.Duration(interval) * time.Second)
+	<-wait.C
+	if code, _ := poll(); code != "expired_token" {
+		t.Fatalf("the spent device code on A: %s", code)
+	}
 }
