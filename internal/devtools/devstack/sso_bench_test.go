@@ -3,6 +3,7 @@ package devstack
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 	"testing"
 	"time"
@@ -31,7 +32,11 @@ type ssoBench struct {
 
 func newSSOBench(b *testing.B) *ssoBench {
 	b.Helper()
-	st, _ := startStackWith(b, "", map[string]string{"BINDERY_LOG_LEVEL": "warn"})
+	more := map[string]string{"BINDERY_LOG_LEVEL": "warn"}
+	if v := os.Getenv("BINDERY_NATS_SYNC"); v != "" {
+		more["BINDERY_NATS_SYNC"] = v // e.g. 2m: what the group sync's read barrier costs
+	}
+	st, _ := startStackWith(b, "", more)
 	r := newSSORP(b, st.URL)
 	wiki := r.register(b, "bench-wiki", "bench-secret-0123456789abcdef", "profile", "offline_access")
 	idToken, _ := miniProgramUser(b, st, "Bench")
