@@ -22,6 +22,7 @@ func (s *Server) accountRoutes(e *echo.Echo) {
 	e.DELETE("/v1/accounts/:id", s.disableAccount, s.admin) // alias of POST …/disable
 	e.POST("/v1/accounts/:id/disable", s.disableAccount, s.admin)
 	e.POST("/v1/accounts/:id/enable", s.enableAccount, s.admin)
+	e.POST("/v1/accounts/:id/erase", s.eraseAccount, s.admin)
 	if s.Sessions != nil {
 		e.DELETE("/v1/accounts/:id/sessions/:session", s.revokeAccountSession, s.admin)
 	}
@@ -209,6 +210,25 @@ func (s *Server) enableAccount(c echo.Context) error {
 		return err
 	}
 	return commandJSON(c, http.StatusOK, pos, map[string]string{"id": id, "status": account.StatusActive})
+}
+
+// eraseAccount answers POST /v1/accounts/{id}/erase: the person is erased
+// (crypto-shredding, SPEC §8), the account stays as a tombstone. Erasing an
+// erased account answers the same, and finishes what an earlier attempt
+// may have left undone.
+func (s *Server) eraseAccount(c echo.Context) error {
+	id, err := accountID(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := noBody(c); err != nil {
+		return err
+	}
+	pos, err := s.Accounts.Erase(c.Request().Context(), s.adminMeta(c), id)
+	if err != nil {
+		return err
+	}
+	return commandJSON(c, http.StatusOK, pos, map[string]string{"id": id, "status": account.StatusErased})
 }
 
 // revokeAccountSession ends one session family of the account (an

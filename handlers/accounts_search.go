@@ -48,9 +48,9 @@ func AccountSearch(get func(string) string) (projections.AccountQuery, error) {
 		return q, domain.Invalid("q: at most 256 bytes")
 	}
 	switch q.Status {
-	case "", account.StatusActive, account.StatusDisabled:
+	case "", account.StatusActive, account.StatusDisabled, account.StatusErased:
 	default:
-		return q, domain.Invalid("status: active or disabled")
+		return q, domain.Invalid("status: active, disabled or erased")
 	}
 	if v := get("limit"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -59,8 +59,8 @@ func (s *Server) adminByAccessToken(c echo.Context, tok string, next echo.Handle
 	switch {
 	case !ok:
 		return invalidToken(c, "the access token's account does not exist")
-	case acc.Status == account.StatusDisabled:
-		return account.ErrDisabled
+	case account.Blocked(acc.Status) != nil:
+		return account.Blocked(acc.Status)
 	case s.AuthzV == nil || !s.AuthzV.Allowed(sub, authz.AdminPermission, ""):
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="bindery", error="insufficient_scope"`)
 		return authz.ErrNotAdmin

@@ -181,8 +181,8 @@ func (s *Server) userinfo(c echo.Context) error {
 	if !ok {
 		return invalidToken(c, "the token's account does not exist")
 	}
-	if acc.Status == account.StatusDisabled {
-		return account.ErrDisabled
+	if err := account.Blocked(acc.Status); err != nil {
+		return err
 	}
 	out := map[string]any{"sub": acc.ID, "updated_at": acc.UpdatedAt.Unix()}
 	opt := func(name, v string) {
@@ -265,7 +265,7 @@ func (s *Server) user(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if s.Sessions != nil {
 			switch err := s.Sessions.Live(c.Request().Context(), u.SessionID, u.AccountID); {
-			case errors.Is(err, account.ErrDisabled):
+			case account.IsBlocked(err):
 				return err
 			case errors.Is(err, session.ErrInvalid), errors.Is(err, account.ErrNotFound):
 				s.log.Warn("bearer id_token of an ended session refused", append([]any{"sid", u.SessionID, "request_id", c.Response().Header().Get(echo.HeaderXRequestID)}, s.peerFields(c)...)...)

@@ -13,7 +13,9 @@ import (
 	"github.com/bindery/bindery/events"
 )
 
-// Account is the read model of one account.
+// Account is the read model of one account. Every field but the id, the
+// status, the times, the roles and the orgs is personal: an erased account
+// keeps none of them (accounts_erase.go).
 type Account struct {
 	ID          string         `json:"id"`
 	ExternalID  string         `json:"external_id,omitempty"`
@@ -58,6 +60,10 @@ type Accounts struct {
 
 	apply Dispatch     // the view's own table, for Apply
 	idx   accountIndex // accounts_index.go: paging, name search, filters
+	// erasedSince counts the account_erased applied since the view was
+	// restored: a snapshot taken before them still holds those persons
+	// (accounts_erase.go).
+	erasedSince int
 }
 
 // NewAccounts returns an empty view.
@@ -75,6 +81,7 @@ func (a *Accounts) reset() {
 	a.byEmail = map[string]string{}
 	a.byExternal = map[string]string{}
 	a.idx = accountIndex{}
+	a.erasedSince = 0
 }
 
 // Name implements Projection.
@@ -91,6 +98,7 @@ func (a *Accounts) Reducers() []Reducer {
 		onAccount(a, func(e events.AccountUpdated) string { return e.AccountID }, a.updated),
 		onAccount(a, func(e events.AccountDisabled) string { return e.AccountID }, disabled),
 		onAccount(a, func(e events.AccountEnabled) string { return e.AccountID }, enabled),
+		onAccount(a, func(e events.AccountErased) string { return e.AccountID }, a.erased),
 		onAccount(a, func(e events.IdentityBound) string { return e.AccountID }, bound),
 		onAccount(a, func(e events.IdentityUnbound) string { return e.AccountID }, unbound),
 		onAccount(a, func(e events.AttributesBackfilled) string { return e.AccountID }, a.backfilled),

@@ -80,6 +80,7 @@ func (a *Authz) Reducers() []Reducer {
 		On(a.memberRemoved),
 		On(a.accountDisabled),
 		On(a.accountEnabled),
+		On(a.accountErased),
 	)
 }
 
@@ -134,6 +135,12 @@ func (a *Authz) memberRemoved(e events.OrgMemberRemoved, _ events.Record) {
 }
 
 func (a *Authz) accountDisabled(e events.AccountDisabled, _ events.Record) {
+	a.subject(e.AccountID).disabled = true
+}
+
+// accountErased blocks the account for good: it holds its grants still,
+// but no check answers yes for it.
+func (a *Authz) accountErased(e events.AccountErased, _ events.Record) {
 	a.subject(e.AccountID).disabled = true
 }
 

@@ -1,6 +1,7 @@
 package account
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/bindery/bindery/domain"
@@ -71,3 +72,20 @@ func (a *Account) usable() error {
 	}
 	return nil
 }
+
+// Blocked is the refusal of an account in this status: ErrDisabled,
+// ErrErased, or nil for an active one. Views and gates that check an
+// account outside its aggregate use it, so an erased account is refused
+// wherever a disabled one is.
+func Blocked(status string) error {
+	switch status {
+	case StatusDisabled:
+		return ErrDisabled
+	case StatusErased:
+		return ErrErased
+	}
+	return nil
+}
+
+// IsBlocked reports whether err refuses a disabled or an erased account.
+func IsBlocked(err error) bool { return errors.Is(err, ErrDisabled) || errors.Is(err, ErrErased) }

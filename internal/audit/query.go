@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/url"
@@ -163,11 +164,16 @@ type Item struct {
 	Subject  string
 	Raw      []byte
 	Time     time.Time
+	// Erased: the event's personal values are sealed under a data key
+	// that was destroyed (its person erased, or a login attempt's key
+	// expired with the auth log): they can never be opened again.
+	Erased bool
 }
 
-// Line is the NDJSON line of an item: the stored CloudEvent with two
-// extension attributes appended, "stream" and "sequence". Removing them
-// (the last two members) gives back the stored bytes exactly.
+// Line is the NDJSON line of an item: the stored CloudEvent with extension
+// attributes appended, "stream", "sequence" and, when its sealed values'
+// key is destroyed, "erased":true. Removing them (every member from
+// "stream" on) gives back the stored bytes exactly.
 func (it Item) Line(buf []byte) []byte {
 	raw := it.Raw
 	if n := len(raw); n < 2 || raw[n-1] != '}' {
@@ -178,6 +184,9 @@ func (it Item) Line(buf []byte) []byte {
 	buf = append(buf, it.Stream...)
 	buf = append(buf, `","sequence":`...)
 	buf = strconv.AppendUint(buf, it.Sequence, 10)
+	if it.Erased {
+		buf = append(buf, `,"erased":true`...)
+	}
 	return append(buf, "}\n"...)
 }
 
@@ -197,6 +206,24 @@ func (r Result) MarshalJSON() ([]byte, error) {
 // Reader queries the event streams.
 type Reader struct {
 	JS jetstream.JetStream
+	// Erased reports whether a data key is destroyed (datakeys.Keyring);
+	// nil marks nothing erased.
+	Erased func(owner string) bool
+}
+
+// markErased sets it.Erased when its sealed values' key is gone. One
+// event's values are all sealed under its aggregate's key, so the first
+// token names it.
+func (r *Reader) markErased(it *Item) {
+	if r.Erased == nil || !events.IsSealed(it.Raw) {
+		return
+	}
+	_, rest, ok := bytes.Cut(it.Raw, []byte(`"`+events.SealedMember+`":"v1:`))
+	if !ok {
+		return
+	}
+	owner, _, ok := bytes.Cut(rest, []byte(":"))
+	it.Erased = ok && r.Erased(string(owner))
 }
 
 // source is one stream's part of a query.
@@ -280,6 +307,7 @@ func (r *Reader) Events(ctx context.Context, f Filter, emit func(Item) error) (R
 			res.Next = positionOf(srcs)
 			return res, nil
 		}
+		r.markErased(pick.head)
 		if err := emit(*pick.head); err != nil {
 			pick.head = nil
 			res.Next = positionOf(srcs)

@@ -171,6 +171,7 @@ func (a *App) open(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
+	a.Audit.Reader.Erased = a.Keys.IsErased
 	a.Audit.Start()
 	accts := accounts.New(timedStore{a.Store, a.Metrics}, a.Box)
 	accts.Repo.OnConflict = a.Metrics.Conflicts.Inc
@@ -202,6 +203,13 @@ func (a *App) open(ctx context.Context) error {
 	keysCtx, stopKeys := context.WithCancel(context.Background())
 	a.stopKeys = stopKeys
 	go a.Signer.Maintain(keysCtx, time.Minute, func(err error) { a.Log.Warn("signing keys", "err", err) })
+	erase := newErasures(a.Keys, a.Engine, a.Accounts, a.Log)
+	accts.Shredder = erase
+	go func() {
+		if err := erase.reconcile(keysCtx); err != nil && keysCtx.Err() == nil {
+			a.Log.Error("erasures left unfinished at start-up", "err", err)
+		}
+	}()
 	a.Sessions = sessions.New(timedStore{a.Store, a.Metrics}, a.Signer, a.Accounts)
 	a.Sessions.Repo.OnConflict = a.Metrics.Conflicts.Inc
 	a.Sessions.Gate = accts

@@ -181,8 +181,8 @@ func (s *storage) fill(info *oidc.UserInfo, subject string, scopes []string) err
 	if !ok {
 		return oidc.ErrInvalidRequest().WithDescription("the account does not exist")
 	}
-	if acc.Status == account.StatusDisabled {
-		return oidc.ErrAccessDenied().WithDescription("%s", account.ErrDisabled.Message)
+	if err := account.Blocked(acc.Status); err != nil {
+		return oidc.ErrAccessDenied().WithDescription("%s", err.(*domain.Error).Message)
 	}
 	info.Subject = acc.ID
 	for _, sc := range scopes {

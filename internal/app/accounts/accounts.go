@@ -1,5 +1,5 @@
 // Package accounts holds the admin commands on accounts: create, update,
-// disable, enable and unbind.
+// disable, enable, unbind and erase.
 package accounts
 
 import (
@@ -22,6 +22,9 @@ type Service struct {
 	Box    *secrets.Box
 	Hasher func(string) (string, error) // password.Hash unless a test swaps it
 	NewID  func() string
+	// Shredder finishes erasures (erase.go); nil in tests without data
+	// keys.
+	Shredder Shredder
 }
 
 // New wires the account commands to a store.

@@ -56,7 +56,7 @@ func (c *core) resolve(ctx context.Context, meta events.Meta, a projections.App,
 			return Outcome{}, events.Position{}, err
 		}
 	}
-	disabled := errors.Is(st.CanLogIn(), account.ErrDisabled)
+	disabled := account.IsBlocked(st.CanLogIn())
 	if idx > 0 && !disabled {
 		f := dlogin.BackfillFor(p, cands, idx)
 		bp, _, err := c.Accounts.Repo.Update(ctx, accID, meta, func(acc *account.Account) (events.Decision, error) {
@@ -69,7 +69,7 @@ func (c *core) resolve(ctx context.Context, meta events.Meta, a projections.App,
 			// Another account holds an earlier rule's value: the login
 			// stands, the back-fill does not happen.
 			c.Log.Info("back-fill skipped: value belongs to another account", "app", a.ID, "kind", taken.Kind)
-		case errors.Is(err, account.ErrDisabled):
+		case account.IsBlocked(err):
 			disabled = true // disabled since the refresh
 		case err != nil:
 			return Outcome{}, events.Position{}, usecase.Translate(err)

@@ -135,8 +135,8 @@ func (c *core) finishTicket(ctx context.Context, meta events.Meta, id, accID, me
 	if err != nil {
 		return Outcome{}, events.Position{}, err
 	}
-	if acc.Status == account.StatusDisabled {
-		return Outcome{}, events.Position{}, account.ErrDisabled
+	if err := account.Blocked(acc.Status); err != nil {
+		return Outcome{}, events.Position{}, err
 	}
 	var issued sessions.Issued
 	p2, err := events.Transact(ctx, c.Store, meta, []events.Aggregate{ticketAgg(id)}, func(ls []events.Loaded) ([]events.Change, error) {

@@ -98,7 +98,7 @@ func (s *SignIn) reuse(ctx context.Context, meta events.Meta, a *authorization.A
 	if err != nil || !a.Reuses(bs.AccountID(), bs.AuthTime(), s.Auth.Now()) {
 		return nil, false
 	}
-	if acc, ok := s.Accounts.Get(bs.AccountID()); !ok || acc.Status == account.StatusDisabled {
+	if acc, ok := s.Accounts.Get(bs.AccountID()); !ok || account.Blocked(acc.Status) != nil {
 		return nil, false
 	}
 	// The session signs this client in too: its logout must tell it.

@@ -75,7 +75,7 @@ func (s *Service) ConsumeFor(ctx context.Context, meta events.Meta, id, pollToke
 	pos, _, err := s.update(ctx, meta, id, func(q *qrlogin.QR) (events.Decision, error) {
 		outcome = nil
 		accountID, _ = q.Scanner()
-		if acc, ok := s.Accounts.Get(accountID); accountID != "" && (!ok || acc.Status == account.StatusDisabled) {
+		if acc, ok := s.Accounts.Get(accountID); accountID != "" && (!ok || account.Blocked(acc.Status) != nil) {
 			return events.Decision{}, account.ErrDisabled
 		}
 		evs, err := q.ConsumeFor(authorizationID, hash, accountID, sessionID, now)

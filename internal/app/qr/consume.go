@@ -27,8 +27,8 @@ func (s *Service) consume(ctx context.Context, meta events.Meta, sess projection
 	if !ok {
 		return Status{}, events.Position{}, ErrAccountUnavailable
 	}
-	if acc.Status == account.StatusDisabled {
-		return Status{}, events.Position{}, account.ErrDisabled
+	if err := account.Blocked(acc.Status); err != nil {
+		return Status{}, events.Position{}, err
 	}
 	change, issued, err := s.Sessions.Start(sessions.ClaimsFor(acc), sess.App, []string{AMR}, now)
 	if err != nil {

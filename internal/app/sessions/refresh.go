@@ -51,19 +51,19 @@ func (s *Service) RefreshFor(ctx context.Context, meta events.Meta, sessionToken
 		if !ok {
 			return events.Decision{}, session.ErrInvalid
 		}
-		disabled := acc.Status == account.StatusDisabled
-		if s.Gate != nil && !disabled {
+		blocked := account.Blocked(acc.Status)
+		if s.Gate != nil && blocked == nil {
 			// Decided on the account aggregate: this replica's view may
 			// lag a disable made on another.
 			switch err := s.Gate.CanAct(ctx, st.AccountID()); {
-			case errors.Is(err, account.ErrDisabled):
-				disabled = true
+			case account.IsBlocked(err):
+				blocked = err
 			case err != nil:
 				return events.Decision{}, err
 			}
 		}
-		if disabled {
-			outcome = account.ErrDisabled
+		if blocked != nil {
+			outcome = blocked
 			return events.Decision{Events: st.Revoke(events.RevokeAccountDisabled)}, nil
 		}
 		tok, next := tokens.NewSessionToken(st.ID())

@@ -37,7 +37,7 @@ func (s *Service) RotateWebApp(ctx context.Context, meta events.Meta, refreshTok
 		}
 		if s.Gate != nil {
 			switch err := s.Gate.CanAct(ctx, st.AccountID()); {
-			case errors.Is(err, account.ErrDisabled), errors.Is(err, account.ErrNotFound):
+			case account.IsBlocked(err), errors.Is(err, account.ErrNotFound):
 				outcome = err
 				return events.Decision{Events: st.Revoke(events.RevokeAccountDisabled)}, nil
 			case err != nil:
