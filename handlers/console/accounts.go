@@ -144,7 +144,7 @@ func nameOf(acc projections.Account) string {
 // confirmData is the confirmation step of a destructive action.
 type confirmData struct {
 	Account projections.Account
-	Action  string // disable, enable, revoke, revoke-session
+	Action  string // disable, enable, erase, revoke, revoke-session
 	Role    string
 	Org     string
 	Session string
@@ -158,7 +158,7 @@ func (c *Console) confirmAccount(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	d := confirmData{Account: acc, Action: q.Get("action"), Role: q.Get("role"), Org: q.Get("org"), Session: q.Get("session")}
 	switch d.Action {
-	case "disable", "enable", "revoke", "revoke-session":
+	case "disable", "enable", "erase", "revoke", "revoke-session":
 	default:
 		c.fail(w, r, http.StatusBadRequest, "Unknown action", "Nothing to confirm.")
 		return
@@ -172,6 +172,16 @@ func (c *Console) disable(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) enable(w http.ResponseWriter, r *http.Request) {
 	c.command(w, r, "enabled", "POST", "/enable", nil)
+}
+
+// erase erases the account's person once the confirmation is ticked: POST
+// /v1/accounts/{id}/erase.
+func (c *Console) erase(w http.ResponseWriter, r *http.Request) {
+	if r.PostFormValue("confirm") != "yes" {
+		c.fail(w, r, http.StatusBadRequest, "Not done", "Tick the confirmation to erase the account.")
+		return
+	}
+	c.command(w, r, "erased", "POST", "/erase", nil)
 }
 
 func (c *Console) grant(w http.ResponseWriter, r *http.Request) {
@@ -251,6 +261,7 @@ func message(err error) string {
 
 var notices = map[string]string{
 	"disabled": "The account is disabled.", "enabled": "The account is enabled.",
+	"erased":  "The account is erased: its data key is destroyed and its values are free.",
 	"granted": "The role is granted.", "revoked": "The role is revoked.",
 	"session-revoked":   "The session is revoked: its next refresh is refused.",
 	"redelivered":       "The parked deliveries were sent again.",

@@ -19,14 +19,16 @@ import (
 // under the CSP with its stylesheet and without sideways scrolling; a
 // search by phone, the account page, a confirmed disable, a role grant and
 // a confirmed session revoke work by clicking, and the last two head the
-// account's timeline with the administrator's account as actor. Sign-in is by QR on Bindery's hosted page (the phone's scan and
+// account's timeline with the administrator's account as actor; an erasure
+// is not sent until its confirmation is ticked, and then leaves a
+// tombstone. Sign-in is by QR on Bindery's hosted page (the phone's scan and
 // confirm through the API), after a refused non-administrator; screenshots of every page go to artifacts/console/.
 func TestConsoleInChromium(t *testing.T) {
 	exe := browsertest.Chromium(t)
 	env := testenv.Start(t, "", nil)
 	ada := create(t, env, `{"display_name":"Ada Admin","username":"ada","email":"ada@example.com","external_id":"A1"}`)
 	bob := create(t, env, `{"display_name":"Bob Lee","phone":"+8613800138001","email":"bob@example.com","external_id":"E7"}`)
-	create(t, env, `{"display_name":"王小明","username":"xiaoming","phone":"+8613800138002"}`)
+	xiaoming := create(t, env, `{"display_name":"王小明","username":"xiaoming","phone":"+8613800138002"}`)
 	admin(t, env, "PUT", "/v1/roles/console-admin", `{"permissions":["bindery:admin"]}`)
 	admin(t, env, "PUT", "/v1/roles/seller", `{"permissions":["report:read","order:*"]}`)
 	admin(t, env, "PUT", "/v1/orgs/hq", `{"name":"Headquarters"}`)
@@ -202,6 +204,32 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	if eval(`document.getElementById("sessions") !== null`) {
 		t.Fatal("the revoked session is still listed")
+	}
+	// Erase 王小明: the confirmation must be ticked (the form does not
+	// send without it), then the page shows the tombstone.
+	step("erase: confirm page",
+		chromedp.Navigate(env.URL+"/console/accounts/"+xiaoming),
+		chromedp.WaitVisible(chromedp.CSS(`#timeline`)),
+		chromedp.Click(chromedp.CSS(`a.button.danger[href*="action=erase"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`form.confirm input[name=confirm]`)))
+	shot("confirm-erase-wide")
+	step("erase: unticked", chromedp.Click(chromedp.CSS(`form.confirm button`)))
+	if !eval(`document.querySelector("form.confirm") !== null && !document.querySelector("form.confirm").checkValidity()`) {
+		t.Fatal("the erase form went without its confirmation")
+	}
+	if r := env.Admin("GET", "/v1/accounts/"+xiaoming, nil); r.Map(t)["status"] != "active" {
+		t.Fatalf("an unticked erase changed the account: %s", r.Body)
+	}
+	step("erase: ticked",
+		chromedp.Click(chromedp.CSS(`form.confirm input[name=confirm]`)),
+		chromedp.Click(chromedp.CSS(`form.confirm button`)),
+		chromedp.WaitVisible(chromedp.CSS(`p.notice`)))
+	shot("account-erased-wide")
+	if notice, status := text(`p.notice`), text(`h1 .status`); !strings.Contains(notice, "erased") || status != "erased" {
+		t.Fatalf("after the erase: notice %q, status %q", notice, status)
+	}
+	if r := env.Admin("GET", "/v1/accounts/"+xiaoming, nil); r.Map(t)["status"] != "erased" || r.Map(t)["display_name"] != nil {
+		t.Fatalf("after the console's erase: %s", r.Body)
 	}
 	if e := pageErrors(); len(e) > 0 {
 		t.Fatalf("the pages logged errors (a CSP violation logs one): %v", e)

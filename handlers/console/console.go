@@ -91,6 +91,7 @@ func New(d Deps) *Console {
 	c.mux.HandleFunc("GET /console/accounts/{id}", c.admin(c.account))
 	c.mux.HandleFunc("GET /console/accounts/{id}/confirm", c.admin(c.confirmAccount))
 	c.mux.HandleFunc("POST /console/accounts/{id}/disable", c.admin(c.disable))
+	c.mux.HandleFunc("POST /console/accounts/{id}/erase", c.admin(c.erase))
 	c.mux.HandleFunc("POST /console/accounts/{id}/enable", c.admin(c.enable))
 	c.mux.HandleFunc("POST /console/accounts/{id}/roles", c.admin(c.grant))
 	c.mux.HandleFunc("POST /console/accounts/{id}/roles/revoke", c.admin(c.revoke))

@@ -203,6 +203,13 @@ func TestConsolePagesAndActions(t *testing.T) {
 	if a.status != 200 || !strings.Contains(a.body, "The account is disabled.") {
 		t.Fatalf("disable: %d %s", a.status, a.body)
 	}
+	// Erasing without the ticked confirmation does nothing.
+	if a := b.do("POST", "/console/accounts/"+bob+"/erase", url.Values{"csrf": {csrfOf(t, confirm)}}); a.status != http.StatusBadRequest || !strings.Contains(a.body, "Tick the confirmation") {
+		t.Fatalf("unticked erase: %d %s", a.status, a.body)
+	}
+	if r := env.Admin("GET", "/v1/accounts/"+bob, nil); r.Map(t)["status"] != "disabled" {
+		t.Fatalf("an unticked erase changed the account: %s", r.Body)
+	}
 	// The timeline (the audit query) names Ada's account as the actor.
 	actor := "account:" + ada
 	for _, ev := range []string{"role_granted", "account_disabled"} {
