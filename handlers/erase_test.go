@@ -19,8 +19,10 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bindery/bindery/events"
+	"github.com/bindery/bindery/internal/adapters/relay"
 	"github.com/bindery/bindery/internal/audit"
 	"github.com/bindery/bindery/internal/crypto/secrets"
 	"github.com/bindery/bindery/internal/devtools/testenv"
@@ -125,7 +127,7 @@ func TestErasure(t *testing.T) {
 	}
 	natsAddr := l.Addr().String()
 	l.Close()
-	e := startLoginWith(t, map[string]string{"BINDERY_TRUSTED_PROXIES": "127.0.0.1/32", "BINDERY_NATS_LISTEN": natsAddr, "BINDERY_AUDIT_SEAL_INTERVAL": "0"})
+	e := startLoginWith(t, map[string]string{"BINDERY_TRUSTED_PROXIES": "127.0.0.1/32", "BINDERY_NATS_LISTEN": natsAddr, "BINDERY_AUDIT_SEAL_INTERVAL": "0", "BINDERY_PUBLIC_RELAY": "on"})
 	ctx := context.Background()
 
 	// Downstream: a NATS subscriber as the downstream user, and a webhook.
@@ -183,6 +185,32 @@ func TestErasure(t *testing.T) {
 	// The data key has no revision left.
 	if gone, err := e.App.Keys.Erased(ctx, "account."+id); err != nil || !gone {
 		t.Fatalf("data key erased: %v %v", gone, err)
+	}
+
+	// The public relay's stream holds nothing of the person but the
+	// account_erased itself (checked before the same WeChat user logs in
+	// again below, as a stranger, whose new ticket is a copy of its own).
+	publicTraces := []string{id, "林美华 Probe", "lin.meihua77", "meihua.lin77@example.cn", "+8613911112222", "crm-EXT-55771", run.openid}
+	erasedCopy := relay.SubjectPrefix + "account." + id + "." + events.AccountErasedName
+	var left []string
+	publicDeadline := time.Now().Add(15 * time.Second)
+	for {
+		left = left[:0]
+		for _, m := range publicMessages(t, e) {
+			for _, v := range publicTraces {
+				if strings.Contains(m.Subject, v) || strings.Contains(string(m.Data), v) {
+					left = append(left, m.Subject)
+					break
+				}
+			}
+		}
+		if len(left) == 1 && left[0] == erasedCopy {
+			break
+		}
+		if time.Now().After(publicDeadline) {
+			t.Fatalf("bindery.public after the erasure holds, of the person: %v (want only %s)", left, erasedCopy)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 
 	// The account reads as a tombstone with no personal field.
@@ -254,7 +282,6 @@ func TestErasure(t *testing.T) {
 		t.Errorf("account_erased on NATS: %s", erasedMsg.Data)
 	}
 	testenv.Eventually(t, 10*time.Second, func() bool { return hooks.has("bindery.account_erased.v1", "account/"+id) })
-
 	// A new account takes its values.
 	if r := e.Admin("POST", "/v1/accounts", map[string]any{"username": "lin.meihua77", "email": "meihua.lin77@example.cn", "phone": "+8613911112222", "external_id": "crm-EXT-55771"}); r.Status != http.StatusCreated {
 		t.Fatalf("a new account with the erased values: %d %s", r.Status, r.Body)
@@ -304,6 +331,33 @@ func TestErasure(t *testing.T) {
 	if !rep.OK {
 		t.Fatalf("audit replay after the erasure differs: %+v", rep.Views)
 	}
+}
+
+// publicMessages reads every message of the public relay's stream.
+func publicMessages(t *testing.T, e *loginEnv) []*jetstream.RawStreamMsg {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := e.App.Store.JetStream().Stream(ctx, relay.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*jetstream.RawStreamMsg
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 func refreshWith(e *loginEnv, tok string) testenv.Response {
