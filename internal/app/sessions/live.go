@@ -7,15 +7,15 @@ import (
 )
 
 // AccountGate says, from the store rather than a view, whether an account
-// may act now: nil, account.ErrDisabled or account.ErrNotFound
-// (accounts.Service.CanAct).
+// may act now: nil, account.ErrDisabled, account.ErrErased or
+// account.ErrNotFound (accounts.Service.CanAct).
 type AccountGate interface {
 	CanAct(ctx context.Context, accountID string) error
 }
 
 // Live reports whether the session family sid still speaks for accountID:
-// the account may act (account.ErrDisabled otherwise) and the session exists
-// for that account, is neither revoked (logout, reuse detection, a disabled
+// the account may act (account.ErrDisabled or ErrErased otherwise) and the
+// session exists for that account, is neither revoked (logout, reuse detection, a disabled
 // account) nor expired (session.ErrInvalid otherwise). Both are decided on
 // the aggregates as the store holds them, never on views that may lag, so a
 // session ended on any replica stops its id_tokens on every replica at once.
