@@ -103,8 +103,8 @@ func (s *Server) person(next echo.HandlerFunc) echo.HandlerFunc {
 		switch {
 		case !ok:
 			return invalidToken(c, "the access token's account does not exist")
-		case acc.Status == account.StatusDisabled:
-			return account.ErrDisabled
+		case account.Blocked(acc.Status) != nil:
+			return account.Blocked(acc.Status)
 		}
 		c.Set(userKey, UserClaims{AccountID: sub, App: clientID})
 		return next(c)
