@@ -5,6 +5,7 @@
 package projections
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -46,6 +47,9 @@ type Options struct {
 	// OnChainBreak, when set, observes each event refused for breaking its
 	// aggregate's hash chain (metrics; the engine logs it at ERROR).
 	OnChainBreak func(ChainBreak)
+	// CatchUpGCPercent is the process's GC percentage until the engine is
+	// ready (catchup.go): 0 = DefaultCatchUpGCPercent, < 0 = unchanged.
+	CatchUpGCPercent int
 }
 
 // Engine runs the projections.
@@ -60,6 +64,8 @@ type Engine struct {
 	applied [2]atomic.Uint64
 	ready   [2]atomic.Bool
 	target  [2]uint64 // stream heads at start: caught up once reached
+
+	caughtUp func() // ends the catch-up's GC setting; nil when none
 
 	waiters atomic.Int64
 	mu      sync.Mutex
@@ -127,18 +133,25 @@ func (e *Engine) Start(ctx context.Context) error {
 			e.target[i] = last.Sequence
 		}
 	}
+	if e.opts.CatchUpGCPercent >= 0 {
+		e.caughtUp = beginCatchUp(cmp.Or(e.opts.CatchUpGCPercent, DefaultCatchUpGCPercent))
+	}
 	e.restore(created)
 	for i := range streamKinds {
 		if e.applied[i].Load() >= e.target[i] {
 			e.ready[i].Store(true)
 		}
 	}
+	e.endCatchUpWhenReady()
 	runCtx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	for i, kind := range streamKinds {
 		cons, err := e.consumer(ctx, kind, e.applied[i].Load())
 		if err != nil {
 			cancel()
+			if e.caughtUp != nil {
+				e.caughtUp()
+			}
 			return err
 		}
 		e.done.Add(1)
@@ -289,8 +302,9 @@ func (e *Engine) apply(i int, batch []item) {
 	}
 	e.applyMu[i].Unlock()
 	last := batch[len(batch)-1]
-	if last.pending == 0 || last.seq >= e.target[i] {
+	if !e.ready[i].Load() && (last.pending == 0 || last.seq >= e.target[i]) {
 		e.ready[i].Store(true)
+		e.endCatchUpWhenReady()
 	}
 	if e.opts.OnApply != nil {
 		for _, it := range batch {
@@ -367,12 +381,22 @@ func (e *Engine) Changed() (<-chan struct{}, func()) {
 	return ch, func() { e.waiters.Add(-1) }
 }
 
+// endCatchUpWhenReady ends the catch-up's GC setting once both streams are.
+func (e *Engine) endCatchUpWhenReady() {
+	if e.caughtUp != nil && e.ready[hist].Load() && e.ready[auth].Load() {
+		e.caughtUp()
+	}
+}
+
 // Close stops the consumers and writes a last snapshot.
 func (e *Engine) Close() error {
 	if e.cancel != nil {
 		e.cancel()
 	}
 	e.done.Wait()
+	if e.caughtUp != nil {
+		e.caughtUp() // closed before it was ready
+	}
 	if e.opts.SnapshotPath != "" && e.snapCreated != ([2]time.Time{}) {
 		return e.SaveSnapshot()
 	}
