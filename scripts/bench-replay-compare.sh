@@ -31,12 +31,12 @@ echo "bench-replay-compare: A=$a ($(git -C "$a" rev-parse --short HEAD)) B=$b ($
 run() { # run SIDE DIR PAIR
 	local side=$1 dir=$2 pair=$3 line
 	line=$(cd "$dir" && BINDERY_REPLAY_MEASURE=1 go test -count=1 -timeout 60m -run 'TestReplayMeasure$' -v ./internal/devtools/replaybench 2>&1 |
-		grep -o 'round 1 (load [^)]*): replay [0-9]* events/s, verify [0-9]* events/s, restart ready in [0-9.]* s') || {
+		grep -o 'round 1 (load .*') || {
 		echo "bench-replay-compare: run $side$pair failed" >&2
 		return 1
 	}
 	echo "$side$pair $line"
-	echo "$side $line" | sed -E 's/^(.) round 1 \(load ([^)]*)\): replay ([0-9]*) events\/s, verify ([0-9]*) events\/s, restart ready in ([0-9.]*) s/\1 \2 \3 \4 \5/' >>"$out"
+	echo "$side $line" >>"$out"
 }
 
 # The first run generates the store when it is missing: not a measurement.
@@ -46,16 +46,29 @@ for ((p = 1; p <= pairs; p++)); do
 	run B "$b" "$p"
 done
 python3 - "$out" <<'PY'
-import statistics, sys
-rows = [l.split() for l in open(sys.argv[1])]
+import re, statistics, sys
+num = r"([0-9.]+)"
+pat = re.compile(r"^(.) round 1 \(load ([0-9.]+)\): replay (\d+) events/s, verify (\d+) events/s, restart ready in ([0-9.]+) s"
+                 r"(?:.*?CPU of the process: replay ([0-9.]+) µs/event, verify ([0-9.]+) µs/event, restart ([0-9.]+) s)?")
+rows = [m.groups() for m in map(pat.match, open(sys.argv[1])) if m]
 side = {s: [r for r in rows if r[0] == s] for s in "AB"}
-med = lambda xs: statistics.median(xs)
+med = statistics.median
+def col(r, i):
+    xs = [float(x[i]) for x in r if x[i] is not None]
+    return med(xs) if xs else float("nan")
 for s in "AB":
     r = side[s]
-    print(f"{s} median: replay {med([float(x[2]) for x in r]):.0f} events/s, verify {med([float(x[3]) for x in r]):.0f} events/s, restart {med([float(x[4]) for x in r]):.2f} s")
+    print(f"{s} median: replay {col(r, 2):.0f} events/s, verify {col(r, 3):.0f} events/s, restart {col(r, 4):.2f} s; "
+          f"CPU replay {col(r, 5):.1f} µs/event, verify {col(r, 6):.1f} µs/event, restart {col(r, 7):.2f} s")
 pairs = list(zip(side["A"], side["B"]))
 print("median of pairs B/A: replay %.2fx, verify %.2fx, restart (A/B) %.2fx" % (
     med([float(b[2]) / float(a[2]) for a, b in pairs]),
     med([float(b[3]) / float(a[3]) for a, b in pairs]),
     med([float(a[4]) / float(b[4]) for a, b in pairs])))
+cpu = [(a, b) for a, b in pairs if a[5] and b[5]]
+if cpu:
+    print("median of pairs, CPU per event A/B: replay %.2fx, verify %.2fx; restart CPU A/B %.2fx" % (
+        med([float(a[5]) / float(b[5]) for a, b in cpu]),
+        med([float(a[6]) / float(b[6]) for a, b in cpu]),
+        med([float(a[7]) / float(b[7]) for a, b in cpu])))
 PY
