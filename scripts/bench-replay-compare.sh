@@ -39,8 +39,11 @@ run() { # run SIDE DIR PAIR
 	echo "$side $line" >>"$out"
 }
 
-# The first run generates the store when it is missing: not a measurement.
-(cd "$b" && BINDERY_REPLAY_MEASURE=1 go test -count=1 -timeout 60m -run 'TestReplayMeasure$' ./internal/devtools/replaybench >/dev/null 2>&1) || true
+# A first run generates the store when it is missing: not a measurement.
+if [[ ! -f ${BINDERY_REPLAY_DIR:-${TMPDIR:-/tmp}/bindery-replay}/manifest.json ]]; then
+	echo "bench-replay-compare: generating the store first (minutes)" >&2
+	(cd "$b" && BINDERY_REPLAY_MEASURE=1 go test -count=1 -timeout 60m -run 'TestReplayMeasure$' ./internal/devtools/replaybench >/dev/null 2>&1) || true
+fi
 for ((p = 1; p <= pairs; p++)); do
 	run A "$a" "$p"
 	run B "$b" "$p"
