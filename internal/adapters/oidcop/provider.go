@@ -37,6 +37,10 @@ const (
 	defaultLogoutPath = "/"
 )
 
+// verifiedTokensMax bounds the access tokens whose verified signature is
+// remembered (verified.go): a few MB at most.
+const verifiedTokensMax = 20000
+
 // Options are what the provider is built on.
 type Options struct {
 	Issuer     string
@@ -59,7 +63,7 @@ type Provider struct {
 // New builds the provider.
 func New(o Options) (*Provider, error) {
 	issuer := strings.TrimSuffix(o.Issuer, "/")
-	crypto := tokenCrypto{auth: o.Auth, signer: o.Signer, prepared: &sync.Map{}}
+	crypto := tokenCrypto{auth: o.Auth, signer: o.Signer, prepared: &sync.Map{}, verified: newVerifiedTokens(verifiedTokensMax)}
 	st := &storage{
 		clients: o.Clients, clientCmds: o.ClientCmds, auth: o.Auth, accounts: o.Accounts, signer: o.Signer, devices: o.Devices,
 		crypto: crypto, issuer: issuer,

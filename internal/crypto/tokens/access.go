@@ -20,3 +20,11 @@ func (s *Signer) SignAccessToken(claims map[string]any) (string, error) {
 func (s *Signer) VerifyAccessToken(token, audience string, now time.Time) (map[string]any, error) {
 	return s.verify(token, audience, now, typAccessToken)
 }
+
+// KeyPublished reports whether key kid still verifies tokens at now (active,
+// or retired less than the overlap ago): a cache of tokens verified earlier
+// asks it before trusting one again.
+func (s *Signer) KeyPublished(kid string, now time.Time) bool {
+	pub, _ := s.publicKey(kid, now)
+	return pub != nil
+}
