@@ -72,6 +72,10 @@ type Engine struct {
 	changed chan struct{}
 
 	snapCreated [2]time.Time
+	// snapMu makes snapshots one at a time, so that the one captured last
+	// is the one left on disk (an erasure's snapshot must not be replaced
+	// by an older capture that finished writing after it).
+	snapMu sync.Mutex
 
 	chains   [2]chain
 	brokenAt [2]atomic.Uint64 // the first break of each stream

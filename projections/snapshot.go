@@ -61,9 +61,11 @@ type Capturer interface {
 }
 
 // SaveSnapshot writes every view with the position it reflects, atomically
-// (temp file + rename). Both streams' apply locks are held only while the
+// (temp file + rename), one call at a time. Both streams' apply locks are held only while the
 // views capture their state, so that views and position agree.
 func (e *Engine) SaveSnapshot() error {
+	e.snapMu.Lock()
+	defer e.snapMu.Unlock()
 	e.applyMu[hist].Lock()
 	e.applyMu[auth].Lock()
 	snap := snapshotFile{Version: 1, Created: e.snapCreated, Position: e.Position(), Views: map[string]json.RawMessage{}}
