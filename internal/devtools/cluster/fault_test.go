@@ -286,7 +286,7 @@ func checkStored(t *testing.T, ctx context.Context, ns *cluster.NATS, w *cluster
 	ids := map[string]bool{}
 	owners := map[string]map[string]bool{} // claim value -> accounts
 	for _, stream := range []string{"BINDERY_HISTORY", "BINDERY_AUTHLOG"} {
-		evs, err := ns.ReadStream(ctx, 0, stream)
+		evs, err := ns.ReadStream(ctx, stream)
 		if err != nil {
 			t.Fatal(err)
 		}

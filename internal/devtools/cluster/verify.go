@@ -18,10 +18,35 @@ type Stored struct {
 	Data      json.RawMessage
 }
 
-// ReadStream reads every message of stream through node i, decoding the
-// event envelopes (claims and seals, which are not envelopes, come back
-// with an empty Type).
-func (n *NATS) ReadStream(ctx context.Context, i int, stream string) ([]Stored, error) {
+// ReadStream reads every message of stream through any running node,
+// decoding the event envelopes (claims and seals, which are not envelopes,
+// come back with an empty Type). Right after a fault is healed the stream
+// may still be electing its leader (the JetStream API answers "no
+// responders" or times out), so a failed read is tried again, on the next
+// running node, until a minute has passed.
+func (n *NATS) ReadStream(ctx context.Context, stream string) ([]Stored, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	var last error
+	for attempt := 0; ; attempt++ {
+		i := attempt % len(n.nodes)
+		if n.nodes[i].cmd != nil {
+			out, err := n.readStreamThrough(ctx, i, stream)
+			if err == nil {
+				return out, nil
+			}
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("cluster: read %s: %w (last error: %v)", stream, ctx.Err(), last)
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+// readStreamThrough reads every message of stream once, through node i.
+func (n *NATS) readStreamThrough(ctx context.Context, i int, stream string) ([]Stored, error) {
 	nc, err := nats.Connect(n.DirectURL(i), nats.Timeout(5*time.Second))
 	if err != nil {
 		return nil, err

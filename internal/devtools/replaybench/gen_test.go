@@ -31,18 +31,18 @@ type manifest struct {
 	Accounts int             `json:"accounts"` // accounts created
 	Tail     int             `json:"tail"`     // events stored after the snapshot
 	Snapshot events.Position `json:"snapshot"` // where the snapshot was taken
-	Head     events.Position `json:"head"` // the last event of each stream
+	Head     events.Position `json:"head"`     // the last event of each stream
 }
 
 const manifestVersion = 2
 
 // store is a generated store opened on its own nats-server.
 type store struct {
-	dir   string
-	nc    *nats.Conn
-	js    jetstream.JetStream
-	box   *secrets.Box
-	man   manifest
+	dir string
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	box *secrets.Box
+	man manifest
 }
 
 // openStore opens (generating it first when missing) the store of about n
