@@ -66,7 +66,9 @@ func (d *driver) newBrowser(name string) context.Context {
 	t := d.t
 	t.Helper()
 	exe := browsertest.Chromium(t)
-	root, cancelRoot := context.WithTimeout(context.Background(), 90*time.Second)
+	// A bound on the browser's whole life, so a hung Chromium cannot hold
+	// the test run; the steps have their own, shorter deadlines.
+	root, cancelRoot := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancelRoot)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(root, browsertest.Options(exe, t.TempDir(), 1280, 900)...)
 	t.Cleanup(cancelAlloc)

@@ -51,7 +51,8 @@ func oauth2ProxyArgs(issuer, addr, upstream, secret string) []string {
 func TestOAuth2ProxyInBrowser(t *testing.T) {
 	t.Parallel()
 	d := &driver{t: t, out: browsertest.ArtifactDir(t, "")}
-	browser := d.newBrowser("oauth2-proxy")
+	// Built from its module on a fresh machine: minutes under a loaded
+	// test run, so the browser (whose life is bounded) starts after it.
 	bin := oauth2proxy.Binary(t)
 	st, _ := startStack(t, "")
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -99,6 +100,7 @@ func TestOAuth2ProxyInBrowser(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
+	browser := d.newBrowser("oauth2-proxy")
 	d.step(browser, "open the upstream through oauth2-proxy", 20*time.Second, chromedp.Navigate("http://"+addr+"/"))
 	qr := d.loginPageQR(browser, st, "")
 	if got := d.text(browser, "h1"); !strings.Contains(got, "Intranet (oauth2-proxy)") {
