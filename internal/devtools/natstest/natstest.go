@@ -75,9 +75,29 @@ func freePort(t testing.TB) int {
 }
 
 // NewCluster starts three JetStream servers that form one cluster.
+//
+// The route ports are picked free and then handed to the servers, so
+// another test process can take one in between (the server then never
+// becomes ready): the whole cluster is started again on fresh ports, up
+// to three times.
 func NewCluster(t testing.TB) *Cluster {
 	t.Helper()
-	base := t.TempDir()
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		var c *Cluster
+		if c, err = startCluster(t, t.TempDir()); err == nil {
+			t.Cleanup(c.shutdown)
+			c.WaitJetStream(t)
+			return c
+		}
+	}
+	t.Fatal(err)
+	return nil
+}
+
+// startCluster starts three servers routed to each other under base; on a
+// failure it shuts down those it started.
+func startCluster(t testing.TB, base string) (*Cluster, error) {
 	ports := []int{freePort(t), freePort(t), freePort(t)}
 	routes := ""
 	for i, p := range ports {
@@ -97,29 +117,46 @@ func NewCluster(t testing.TB) *Cluster {
 		o.Cluster.Host = "127.0.0.1"
 		o.Cluster.Port = ports[i]
 		o.Routes = server.RoutesFromStr(routes)
-		c.opts = append(c.opts, o)
-		c.Servers = append(c.Servers, c.start(t, o))
-	}
-	t.Cleanup(func() {
-		for _, s := range c.Servers {
-			if s != nil {
-				s.Shutdown()
-				s.WaitForShutdown()
-			}
+		ns, err := startServer(o)
+		if err != nil {
+			c.shutdown()
+			return nil, fmt.Errorf("cluster node n%d (route port %d): %w", i+1, ports[i], err)
 		}
-	})
-	c.WaitJetStream(t)
-	return c
+		c.opts = append(c.opts, o)
+		c.Servers = append(c.Servers, ns)
+	}
+	return c, nil
+}
+
+func (c *Cluster) shutdown() {
+	for _, s := range c.Servers {
+		if s != nil {
+			s.Shutdown()
+			s.WaitForShutdown()
+		}
+	}
+}
+
+// startServer starts a server and waits until it takes connections; a
+// loaded machine running many test processes at once can take seconds.
+func startServer(o *server.Options) (*server.Server, error) {
+	ns, err := server.NewServer(o)
+	if err != nil {
+		return nil, err
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		ns.Shutdown()
+		return nil, fmt.Errorf("not ready for connections within 30s")
+	}
+	return ns, nil
 }
 
 func (c *Cluster) start(t testing.TB, o *server.Options) *server.Server {
-	ns, err := server.NewServer(o)
+	t.Helper()
+	ns, err := startServer(o)
 	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("cluster node not ready")
+		t.Fatalf("restart %s: %v", o.ServerName, err)
 	}
 	return ns
 }
