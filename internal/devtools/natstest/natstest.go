@@ -24,13 +24,9 @@ func Server(t testing.TB, dir string) *server.Server {
 		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir,
 		NoLog: true, NoSigs: true, ServerName: "test", JetStreamMaxMemory: 64 << 20,
 	}
-	ns, err := server.NewServer(opts)
+	ns, err := startServer(opts)
 	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
+		t.Fatalf("nats server: %v", err)
 	}
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
 	return ns
