@@ -228,6 +228,9 @@ func TestConsoleInChromium(t *testing.T) {
 	if notice, status := text(`p.notice`), text(`h1 .status`); !strings.Contains(notice, "erased") || status != "erased" {
 		t.Fatalf("after the erase: notice %q, status %q", notice, status)
 	}
+	if eval(`document.querySelector('form[action$="/roles"]') !== null || document.querySelector('a[href*="action=erase"]') !== null`) {
+		t.Fatal("the erased account's page still offers a role grant or another erase")
+	}
 	if r := env.Admin("GET", "/v1/accounts/"+xiaoming, nil); r.Map(t)["status"] != "erased" || r.Map(t)["display_name"] != nil {
 		t.Fatalf("after the console's erase: %s", r.Body)
 	}
