@@ -54,8 +54,13 @@ func TestConcurrentCallsReuseConnections(t *testing.T) {
 		}
 	}
 	// Each round has at most `clients` calls in flight, so that many
-	// connections serve every round.
-	if n := dials.Load(); n > clients {
-		t.Fatalf("%d calls in %d rounds of %d opened %d connections, want at most %d", clients*rounds, rounds, clients, n, clients)
+	// connections could serve every round. A connection goes back to the
+	// idle pool from the transport's read loop, just after its call has
+	// returned, so on a loaded machine a few of the next round's calls
+	// dial before it is back: allow one more round's worth. Without the
+	// larger idle pool, about (clients-2) of every round's calls dial
+	// (some 300 here).
+	if n, most := dials.Load(), int64(2*clients); n > most {
+		t.Fatalf("%d calls in %d rounds of %d opened %d connections, want at most %d", clients*rounds, rounds, clients, n, most)
 	}
 }
