@@ -26,10 +26,12 @@ var (
 	ErrMalformed = errors.New("secrets: malformed sealed value")
 )
 
-// Box seals and opens values with AES-256-GCM under one key. It is safe for
-// concurrent use.
+// Box seals and opens values with AES-256-GCM under one key, and also opens
+// values sealed under the retired keys it was given (WithRetired). It is
+// safe for concurrent use.
 type Box struct {
-	aead cipher.AEAD
+	aead    cipher.AEAD
+	retired []cipher.AEAD
 }
 
 // NewBox returns a Box for key, which must be exactly 32 bytes.
@@ -48,6 +50,19 @@ func NewBox(key []byte) (*Box, error) {
 	return &Box{aead: aead}, nil
 }
 
+// WithRetired returns a Box that seals under b's key and opens what was
+// sealed under b's key or under any of the retired boxes' keys: after a
+// master-key rotation, the secrets sealed in the append-only history under
+// an earlier master key are never rewritten, and still open.
+func (b *Box) WithRetired(retired ...*Box) *Box {
+	out := &Box{aead: b.aead, retired: append([]cipher.AEAD(nil), b.retired...)}
+	for _, r := range retired {
+		out.retired = append(out.retired, r.aead)
+		out.retired = append(out.retired, r.retired...)
+	}
+	return out
+}
+
 // Seal encrypts plaintext bound to aad (the context the value belongs to,
 // e.g. "app-secret:<app id>"; Open must be given the same aad) and returns
 // "v1:" + base64url(nonce|ciphertext) with a random 96-bit nonce.
@@ -60,7 +75,8 @@ func (b *Box) Seal(plaintext []byte, aad string) (string, error) {
 	return sealPrefix + base64.RawURLEncoding.EncodeToString(out), nil
 }
 
-// Open decrypts a value produced by Seal with the same aad. It returns
+// Open decrypts a value produced by Seal with the same aad, under the
+// Box's key or a retired one. It returns
 // ErrMalformed for a value not in the sealed format and ErrTampered when
 // authentication fails.
 func (b *Box) Open(sealed string, aad string) ([]byte, error) {
@@ -77,6 +93,9 @@ func (b *Box) Open(sealed string, aad string) ([]byte, error) {
 		return nil, ErrMalformed
 	}
 	pt, err := b.aead.Open(nil, raw[:ns], raw[ns:], []byte(aad))
+	for i := 0; err != nil && i < len(b.retired); i++ {
+		pt, err = b.retired[i].Open(nil, raw[:ns], raw[ns:], []byte(aad))
+	}
 	if err != nil {
 		return nil, ErrTampered
 	}
