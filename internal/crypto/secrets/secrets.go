@@ -5,8 +5,11 @@ package secrets
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -31,6 +34,7 @@ var (
 // safe for concurrent use.
 type Box struct {
 	aead    cipher.AEAD
+	id      string
 	retired []cipher.AEAD
 }
 
@@ -47,15 +51,26 @@ func NewBox(key []byte) (*Box, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secrets: %w", err)
 	}
-	return &Box{aead: aead}, nil
+	return &Box{aead: aead, id: KeyID(key)}, nil
 }
+
+// KeyID is a short public fingerprint of a key: it names a retired master
+// key's entry and shows in a rotation's report, and reveals nothing of it.
+func KeyID(key []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("bindery master key id"))
+	return hex.EncodeToString(m.Sum(nil)[:8])
+}
+
+// KeyID is the fingerprint of the key the Box seals under.
+func (b *Box) KeyID() string { return b.id }
 
 // WithRetired returns a Box that seals under b's key and opens what was
 // sealed under b's key or under any of the retired boxes' keys: after a
 // master-key rotation, the secrets sealed in the append-only history under
 // an earlier master key are never rewritten, and still open.
 func (b *Box) WithRetired(retired ...*Box) *Box {
-	out := &Box{aead: b.aead, retired: append([]cipher.AEAD(nil), b.retired...)}
+	out := &Box{aead: b.aead, id: b.id, retired: append([]cipher.AEAD(nil), b.retired...)}
 	for _, r := range retired {
 		out.retired = append(out.retired, r.aead)
 		out.retired = append(out.retired, r.retired...)
