@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -47,20 +48,28 @@ func keysRotate(ctx context.Context, c *cli, args []string) int {
 	if err != nil {
 		return c.fail("old master key: %v", err)
 	}
-	newKey, err := c.newMasterKey(*newFile, *generate)
-	if err != nil {
-		return c.fail("new master key: %v", err)
+	if *generate && *newFile == "" {
+		return c.fail("--generate needs --new-key-file: where to write the key")
 	}
+	// The store first: a refused connection (bindery still running on
+	// the data dir) leaves no generated key file behind.
 	js, closeFn, err := c.rotationNATS(ctx, *natsURL, *dataDir)
 	if err != nil {
 		return c.fail("%v", err)
 	}
 	defer closeFn()
+	newKey, err := c.newMasterKey(*newFile, *generate)
+	if err != nil {
+		return c.fail("new master key: %v", err)
+	}
+	var mu sync.Mutex // workers report concurrently
 	bars := map[string]*progress{}
 	var order []string
 	rep, err := rotation.Rotate(ctx, js, oldKey, newKey, rotation.Options{
 		Limit: *limit,
 		Progress: func(part string, done, total int) {
+			mu.Lock()
+			defer mu.Unlock()
 			p, ok := bars[part]
 			if !ok {
 				// A part starts when the one before it has ended.
@@ -82,6 +91,9 @@ func keysRotate(ctx context.Context, c *cli, args []string) int {
 		return c.fail("the new master key is the one in use: nothing to rotate")
 	}
 	c.printRotation(rep)
+	if err != nil && !rep.Retired {
+		return c.fail("nothing changed: %v", err)
+	}
 	if err != nil {
 		return c.fail("rotation stopped: %v\nEvery entry opens with the new key alone already; run again to finish.", err)
 	}
@@ -91,8 +103,6 @@ func keysRotate(ctx context.Context, c *cli, args []string) int {
 // newMasterKey reads (or, with generate, writes) the new key.
 func (c *cli) newMasterKey(file string, generate bool) ([]byte, error) {
 	switch {
-	case generate && file == "":
-		return nil, errors.New("--generate needs --new-key-file: where to write the key")
 	case generate:
 		return secrets.NewKeyFile(file)
 	case file != "":
@@ -141,6 +151,9 @@ func (c *cli) rotationNATS(ctx context.Context, url, dataDir string) (jetstream.
 }
 
 func (c *cli) printRotation(rep rotation.Report) {
+	if !rep.Retired {
+		return
+	}
 	fmt.Fprintf(c.stdout, "master key %s -> %s\n", rep.Old, rep.New)
 	for _, p := range rep.Parts {
 		fmt.Fprintf(c.stdout, "%-13s %d re-sealed, %d already under the new key, %d gone meanwhile", p.Name+":", p.Resealed, p.Already, p.Gone)

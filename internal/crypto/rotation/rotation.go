@@ -70,7 +70,10 @@ type Part struct {
 // Report is the outcome of a run.
 type Report struct {
 	Old, New string // the keys' public fingerprints (secrets.KeyID)
-	Parts    []Part
+	// Retired: the old key is kept under the new one, so the new key
+	// alone opens everything from here on, however the run ends.
+	Retired bool
+	Parts   []Part
 	// Stopped: the run reached Options.Limit before the end; every entry
 	// opens with the new key alone already, and another run finishes.
 	Stopped bool
@@ -114,6 +117,7 @@ func Rotate(ctx context.Context, js jetstream.JetStream, oldKey, newKey []byte, 
 	if err != nil {
 		return rep, err
 	}
+	rep.Retired = true
 	r := &run{js: js, opts: opts, left: opts.Limit}
 	for _, p := range plan(opener, newBox) {
 		got, err := r.bucket(ctx, p)
@@ -138,7 +142,12 @@ func prepare(ctx context.Context, kv jetstream.KeyValue, oldKey []byte, oldBox, 
 	if _, err := kv.Get(ctx, datakeys.RetiredName(newBox)); err == nil {
 		return nil, fmt.Errorf("rotation: the new key (%s) is a retired master key: choose a fresh one", newBox.KeyID())
 	}
-	_, resumed := kv.Get(ctx, datakeys.RetiredName(oldBox))
+	name := datakeys.RetiredName(oldBox)
+	e, err := kv.Get(ctx, name)
+	resumed := err == nil
+	if resumed && !datakeys.Opens(newBox, name, e.Value()) {
+		return nil, fmt.Errorf("rotation: the old key (%s) was already retired under another key: finish that rotation with its new key", oldBox.KeyID())
+	}
 	retired, err := datakeys.RetiredKeys(ctx, kv, newBox, oldBox)
 	if err != nil {
 		return nil, fmt.Errorf("rotation: %w", err)
@@ -147,7 +156,7 @@ func prepare(ctx context.Context, kv jetstream.KeyValue, oldKey []byte, oldBox, 
 	// The server's own index key exists from a server's first start: it
 	// proves the old key is this data's before anything is written (a
 	// resumed run has retired the old key under the new one already).
-	if e, err := kv.Get(ctx, "server.index"); err == nil && resumed != nil {
+	if e, err := kv.Get(ctx, "server.index"); err == nil && !resumed {
 		if !datakeys.Opens(oldBox.WithRetired(retired...), "server.index", e.Value()) {
 			return nil, fmt.Errorf("rotation: the old key (%s) is not the master key this data is sealed under", oldBox.KeyID())
 		}
