@@ -57,17 +57,14 @@ func (r *run) bucket(ctx context.Context, p part) (Part, error) {
 	cfg := st.CachedInfo().Config
 	wipe := !cfg.DenyDelete
 	got.Lingering = !wipe
-	if wipe && cfg.MaxMsgsPerSubject == 1 {
-		if err := r.perSubject(ctx, cfg, 2); err != nil {
-			return got, err
+	if wipe {
+		// The data keys' buckets keep one revision (datakeys.Open); two
+		// found here were left by a run that died before setting it back.
+		if cfg.MaxMsgsPerSubject != 2 {
+			if err := r.perSubject(ctx, cfg, 2); err != nil {
+				return got, err
+			}
 		}
-		// Back to one revision per key, also when the run fails (the
-		// server's start-up restores it too: datakeys.Open).
-		defer func() {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.Timeout)
-			defer cancel()
-			_ = r.perSubject(rctx, cfg, 1)
-		}()
 	}
 	names, err := keys(ctx, kv)
 	if err != nil {
@@ -82,6 +79,13 @@ func (r *run) bucket(ctx context.Context, p part) (Part, error) {
 		got.Wiped += n
 		if err != nil {
 			return got, fmt.Errorf("rotation: bucket %s: %w", p.bucket, err)
+		}
+		// Back to one revision per key, only once none is left to wipe:
+		// lowering the limit drops old revisions without overwriting
+		// them. A failed run leaves two for the next run to sweep (a
+		// server's start-up sets one again: datakeys.Open).
+		if err := r.perSubject(ctx, cfg, 1); err != nil {
+			return got, err
 		}
 	}
 	return got, nil
