@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -71,3 +72,6 @@ func Opens(b *secrets.Box, name string, value []byte) bool {
 	_, err := b.Open(string(value), aad(name))
 	return err == nil
 }
+
+// IsRetired reports whether an entry keeps a retired master key.
+func IsRetired(name string) bool { return strings.HasPrefix(name, retiredPrefix) }

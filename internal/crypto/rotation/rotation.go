@@ -127,7 +127,7 @@ func Rotate(ctx context.Context, js jetstream.JetStream, oldKey, newKey []byte, 
 		if err != nil {
 			return rep, err
 		}
-		if r.stopped {
+		if r.isStopped() {
 			rep.Stopped = true
 			return rep, nil
 		}
@@ -153,11 +153,15 @@ func prepare(ctx context.Context, kv jetstream.KeyValue, oldKey []byte, oldBox, 
 		return nil, fmt.Errorf("rotation: %w", err)
 	}
 	opener := newBox.WithRetired(append([]*secrets.Box{oldBox}, retired...)...)
-	// The server's own index key exists from a server's first start: it
-	// proves the old key is this data's before anything is written (a
-	// resumed run has retired the old key under the new one already).
-	if e, err := kv.Get(ctx, "server.index"); err == nil && !resumed {
-		if !datakeys.Opens(oldBox.WithRetired(retired...), "server.index", e.Value()) {
+	// One sealed entry proves the old key is this data's before anything
+	// is written (a resumed run has retired the old key under the new
+	// one already, and is checked by that).
+	if !resumed {
+		name, value, err := probe(ctx, kv)
+		if err != nil {
+			return nil, fmt.Errorf("rotation: %w", err)
+		}
+		if name != "" && !datakeys.Opens(oldBox.WithRetired(retired...), name, value) {
 			return nil, fmt.Errorf("rotation: the old key (%s) is not the master key this data is sealed under", oldBox.KeyID())
 		}
 	}
@@ -165,6 +169,34 @@ func prepare(ctx context.Context, kv jetstream.KeyValue, oldKey []byte, oldBox, 
 		return nil, fmt.Errorf("rotation: %w", err)
 	}
 	return opener, nil
+}
+
+// probe returns an entry of the bucket other than a retired key (the
+// server's own keys exist from a server's first start); none when the
+// bucket holds nothing else.
+func probe(ctx context.Context, kv jetstream.KeyValue) (string, []byte, error) {
+	lister, err := kv.ListKeys(ctx)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return "", nil, nil
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	defer func() { _ = lister.Stop() }()
+	for name := range lister.Keys() {
+		if datakeys.IsRetired(name) {
+			continue
+		}
+		e, err := kv.Get(ctx, name)
+		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+			continue // erased meanwhile
+		}
+		if err != nil {
+			return "", nil, err
+		}
+		return name, e.Value(), nil
+	}
+	return "", nil, nil
 }
 
 // plan lists the buckets and how each entry is re-sealed. The two

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,6 +52,15 @@ func TestRotateTwice(t *testing.T) {
 	kr.Close()
 	if _, err := rotation.Rotate(ctx, js, key(1), key(1), rotation.Options{}); !errors.Is(err, rotation.ErrSameKey) {
 		t.Fatalf("rotate to the same key: %v", err)
+	}
+	// A wrong old key is refused before anything is written.
+	if rep, err := rotation.Rotate(ctx, js, key(9), key(2), rotation.Options{}); err == nil || rep.Retired || !strings.Contains(err.Error(), "not the master key") {
+		t.Fatalf("rotate from a wrong key: %+v %v", rep, err)
+	}
+	kv, _ := js.KeyValue(ctx, datakeys.Bucket)
+	b9, _ := secrets.NewBox(key(9))
+	if _, err := kv.Get(ctx, datakeys.RetiredName(b9)); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Fatalf("a refused rotation wrote the wrong key's retired entry: %v", err)
 	}
 	for _, step := range [][2]byte{{1, 2}, {2, 3}} {
 		rep, err := rotation.Rotate(ctx, js, key(step[0]), key(step[1]), rotation.Options{})
