@@ -38,3 +38,7 @@ func ResealKey(name string, value []byte, open, next *secrets.Box) (out []byte, 
 	out, err = json.Marshal(sk)
 	return out, false, err
 }
+
+// IsKeyEntry reports whether an entry of KeyBucket holds a key (the other
+// one names which key signs now, and holds nothing sealed).
+func IsKeyEntry(name string) bool { return strings.HasPrefix(name, keyPrefix) }

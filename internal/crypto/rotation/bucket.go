@@ -126,7 +126,7 @@ func (r *run) each(ctx context.Context, p part, kv jetstream.KeyValue, st jetstr
 	done := func(f func()) {
 		mu.Lock()
 		f()
-		n := got.Resealed + got.Already + got.Gone + got.Untrusted
+		n := got.Resealed + got.Already + got.Gone + got.Untrusted + got.Plain
 		mu.Unlock()
 		r.opts.Progress(p.name, n, got.Total)
 	}
@@ -151,6 +151,8 @@ func (r *run) each(ctx context.Context, p part, kv jetstream.KeyValue, st jetstr
 						got.Gone++
 					case untrusted:
 						got.Untrusted++
+					case plain:
+						got.Plain++
 					}
 				})
 			}
@@ -188,6 +190,7 @@ const (
 	already
 	gone
 	untrusted
+	plain   // holds nothing sealed
 	skipped // the limit was reached
 )
 
@@ -216,6 +219,8 @@ func (r *run) try(ctx context.Context, p part, kv jetstream.KeyValue, st jetstre
 	}
 	out, bad, err := p.reseal(name, e.Value())
 	switch {
+	case errors.Is(err, errPlain):
+		return plain, false, nil
 	case err != nil:
 		return 0, false, fmt.Errorf("rotation: %w", err)
 	case bad:

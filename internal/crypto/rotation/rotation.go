@@ -22,6 +22,10 @@ import (
 // ErrSameKey refuses a rotation to the key in use.
 var ErrSameKey = errors.New("rotation: the new master key is the one in use")
 
+// errPlain marks an entry that holds nothing sealed (which audit key is
+// current): not counted.
+var errPlain = errors.New("rotation: nothing sealed")
+
 // Options shape a run.
 type Options struct {
 	// Progress is told, after each entry, how far a part is.
@@ -60,6 +64,7 @@ type Part struct {
 	// Untrusted are entries that open under neither key: audit keys
 	// planted without the master key, which stay untrusted.
 	Untrusted int
+	Plain     int // entries holding nothing sealed
 	// Wiped counts old revisions securely deleted (overwritten on disk).
 	Wiped int
 	// Lingering says the bucket refuses deletes: its old revision was
@@ -80,8 +85,9 @@ type Report struct {
 }
 
 // part is a bucket and how to re-seal one of its entries: reseal returns
-// nil when there is nothing to do, and untrusted when the entry opens
-// under neither key and is to be left as it is.
+// nil when the entry is under the new key already, untrusted when it
+// opens under neither key and is to be left as it is, and errPlain for an
+// entry that holds nothing sealed.
 type part struct {
 	name, bucket string
 	reseal       func(name string, value []byte) (out []byte, untrusted bool, err error)
@@ -212,12 +218,15 @@ func plan(opener, next *secrets.Box) []part {
 		{"login keys", datakeys.AuthBucket, dk},
 		{"signing keys", tokens.KeyBucket, func(name string, value []byte) ([]byte, bool, error) {
 			if name != tokens.KeySetKey {
-				return nil, false, nil
+				return nil, false, errPlain
 			}
 			out, err := tokens.ResealKeySet(value, opener, next)
 			return out, false, err
 		}},
 		{"audit keys", audit.KeyBucket, func(name string, value []byte) ([]byte, bool, error) {
+			if !audit.IsKeyEntry(name) {
+				return nil, false, errPlain
+			}
 			return audit.ResealKey(name, value, opener, next)
 		}},
 	}
