@@ -1,6 +1,6 @@
 // Command binderyctl is Bindery's admin and audit CLI: export, verify and
-// replay the event history, tail live events, and (from other features)
-// load-test and sync. Run "binderyctl help" for the list.
+// replay the event history, tail live events, rotate the master key, and
+// (from other features) load-test and sync. Run "binderyctl help" for the list.
 package main
 
 import (
@@ -30,6 +30,7 @@ var commands = []command{
 	{"audit replay", "rebuild every view from the streams and compare with the live server's", auditReplay},
 	{"events tail", "print live events, one line each (filter by subject, type, aggregate)", eventsTail},
 	{"bench login", "load-test returning-user mini-program logins; compare with raw JetStream publishes", benchLogin},
+	{"keys rotate", "re-seal every data key and secret kept in KV under a new master key (replicas stopped)", keysRotate},
 	{"sync accounts", "stream an NDJSON file of accounts to the sync API, with a progress bar", syncAccounts},
 }
 

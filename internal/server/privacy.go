@@ -13,7 +13,7 @@ import (
 )
 
 // privacy is what SPEC §8 adds to the wiring: the data keys personal values
-// are sealed under, the key of the keyed hashes that name uniqueness
+// are sealed under (and the retired master keys), the key of the keyed hashes that name uniqueness
 // claims, and the key the projection snapshot is sealed under.
 type privacy struct {
 	claimKey    []byte
@@ -32,6 +32,11 @@ func (a *App) openPrivacy(ctx context.Context, reg *events.Registry) (privacy, e
 		return privacy{}, err
 	}
 	reg.UseSealer(a.Keys)
+	// The secrets the history holds (app, client and webhook secrets,
+	// password hashes) were sealed under whichever master key was current
+	// then, and the history is never rewritten: after a rotation they open
+	// through the retired keys the keyring keeps.
+	a.Box = a.Box.WithRetired(a.Keys.Retired()...)
 	var p privacy
 	if p.claimKey, err = a.Keys.ServerSecret(ctx, "index"); err != nil {
 		return privacy{}, err

@@ -2,10 +2,7 @@ package datakeys
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -50,42 +47,84 @@ func (m *masterKeys) open(sealed, aad string) ([]byte, error) {
 	return nil, err
 }
 
-// loadRetired reads the retired master keys (sealed under the current one).
+// loadRetired reads the retired master keys. Each is sealed under the
+// current key or, while a rotation is under way or after one was cut
+// short, under a key retired later (RetiredKeys): either way it opens.
 func (k *Keyring) loadRetired(ctx context.Context) error {
-	kv := k.buckets[Bucket]
-	lister, err := kv.ListKeysFiltered(ctx, retiredPrefix+">")
+	cur := k.master.current()
+	boxes, err := RetiredKeys(ctx, k.buckets[Bucket], cur)
 	if err != nil {
-		return fmt.Errorf("datakeys: retired master keys: %w", err)
-	}
-	var names []string
-	for n := range lister.Keys() {
-		names = append(names, n)
-	}
-	var boxes []*secrets.Box
-	for _, n := range names {
-		e, err := kv.Get(ctx, n)
-		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("datakeys: retired master key %s: %w", n, err)
-		}
-		raw, err := k.master.current().Open(string(e.Value()), aad(n))
-		if err != nil {
-			// Sealed under a key this process does not have: a rotation
-			// to another key is under way or the key given is wrong.
-			return fmt.Errorf("datakeys: retired master key %s does not open under this master key: %w", n, err)
-		}
-		b, err := secrets.NewBox(raw)
-		if err != nil {
-			return err
-		}
-		boxes = append(boxes, b)
+		return err
 	}
 	k.master.mu.Lock()
 	k.master.retired = boxes
 	k.master.mu.Unlock()
 	return nil
+}
+
+// RetiredKeys opens the retired master keys of the bucket with the keys
+// known (the current one first) and with each retired key opened so far,
+// until no more open: a rotation first stores the outgoing key under the
+// incoming one and only then re-seals the keys retired before, so for a
+// while those open only through the outgoing key. A retired key that
+// opens under none of them is an error: the key given is not this data's.
+func RetiredKeys(ctx context.Context, kv jetstream.KeyValue, known ...*secrets.Box) ([]*secrets.Box, error) {
+	lister, err := kv.ListKeysFiltered(ctx, retiredPrefix+">")
+	if err != nil {
+		return nil, fmt.Errorf("datakeys: retired master keys: %w", err)
+	}
+	sealed := map[string]string{}
+	for n := range lister.Keys() {
+		e, err := kv.Get(ctx, n)
+		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("datakeys: retired master key %s: %w", n, err)
+		}
+		sealed[n] = string(e.Value())
+	}
+	var boxes []*secrets.Box
+	opener := known
+	for len(sealed) > 0 {
+		opened := 0
+		for n, v := range sealed {
+			raw, err := openWith(opener, v, aad(n))
+			if err != nil {
+				continue
+			}
+			b, err := secrets.NewBox(raw)
+			if err != nil {
+				return nil, fmt.Errorf("datakeys: retired master key %s: %w", n, err)
+			}
+			boxes, opener = append(boxes, b), append(opener, b)
+			delete(sealed, n)
+			opened++
+		}
+		if opened == 0 {
+			break
+		}
+	}
+	for n := range sealed {
+		if len(known) > 0 && n == RetiredName(known[0]) {
+			return nil, fmt.Errorf("datakeys: this master key (%s) was rotated out: start with the new key, or finish the rotation (binderyctl keys rotate)", known[0].KeyID())
+		}
+		// Sealed under a key this process does not have: a rotation to
+		// another key is under way, or the key given is wrong.
+		return nil, fmt.Errorf("datakeys: retired master key %s does not open under this master key", n)
+	}
+	return boxes, nil
+}
+
+func openWith(boxes []*secrets.Box, sealed, aad string) ([]byte, error) {
+	err := secrets.ErrTampered
+	for _, b := range boxes {
+		var pt []byte
+		if pt, err = b.Open(sealed, aad); err == nil {
+			return pt, nil
+		}
+	}
+	return nil, err
 }
 
 // Retired are the retired master keys, for opening secrets sealed under
@@ -128,9 +167,5 @@ func (k *Keyring) ServerSecret(ctx context.Context, name string) ([]byte, error)
 	return nil, fmt.Errorf("datakeys: %s: kept conflicting", owner)
 }
 
-// MasterKeyID is a short public fingerprint of a master key.
-func MasterKeyID(key []byte) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte("bindery master key id"))
-	return hex.EncodeToString(m.Sum(nil)[:8])
-}
+// RetiredName is the entry that keeps the retired master key box seals.
+func RetiredName(b *secrets.Box) string { return retiredPrefix + b.KeyID() }

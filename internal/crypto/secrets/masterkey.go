@@ -117,3 +117,42 @@ func decodeKey(s string) ([]byte, error) {
 	}
 	return key, nil
 }
+
+// ParseKey decodes a master key given as text (BINDERY_MASTER_KEY's
+// format: base64 of 32 bytes, either alphabet, padded or not).
+func ParseKey(s string) ([]byte, error) { return decodeKey(strings.TrimSpace(s)) }
+
+// ReadKeyFile reads a master key from a file in master.key's format.
+func ReadKeyFile(path string) ([]byte, error) {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("key file: %w", err)
+	}
+	key, err := ParseKey(string(text))
+	if err != nil {
+		return nil, fmt.Errorf("key file %s: %w", path, err)
+	}
+	return key, nil
+}
+
+// NewKeyFile writes a fresh random master key to path with mode 0600, in
+// master.key's format, and returns it. A path that exists is refused, so
+// that a key in use is never overwritten.
+func NewKeyFile(path string) ([]byte, error) {
+	key := make([]byte, KeySize)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("new key: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("new key: %w", err)
+	}
+	_, werr := f.WriteString(base64.StdEncoding.EncodeToString(key) + "\n")
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		_ = os.Remove(path)
+		return nil, fmt.Errorf("new key: write %s: %w", path, err)
+	}
+	return key, nil
+}

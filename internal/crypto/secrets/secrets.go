@@ -5,8 +5,11 @@ package secrets
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -26,10 +29,13 @@ var (
 	ErrMalformed = errors.New("secrets: malformed sealed value")
 )
 
-// Box seals and opens values with AES-256-GCM under one key. It is safe for
-// concurrent use.
+// Box seals and opens values with AES-256-GCM under one key, and also opens
+// values sealed under the retired keys it was given (WithRetired). It is
+// safe for concurrent use.
 type Box struct {
-	aead cipher.AEAD
+	aead    cipher.AEAD
+	id      string
+	retired []cipher.AEAD
 }
 
 // NewBox returns a Box for key, which must be exactly 32 bytes.
@@ -45,7 +51,31 @@ func NewBox(key []byte) (*Box, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secrets: %w", err)
 	}
-	return &Box{aead: aead}, nil
+	return &Box{aead: aead, id: KeyID(key)}, nil
+}
+
+// KeyID is a short public fingerprint of a key: it names a retired master
+// key's entry and shows in a rotation's report, and reveals nothing of it.
+func KeyID(key []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("bindery master key id"))
+	return hex.EncodeToString(m.Sum(nil)[:8])
+}
+
+// KeyID is the fingerprint of the key the Box seals under.
+func (b *Box) KeyID() string { return b.id }
+
+// WithRetired returns a Box that seals under b's key and opens what was
+// sealed under b's key or under any of the retired boxes' keys: after a
+// master-key rotation, the secrets sealed in the append-only history under
+// an earlier master key are never rewritten, and still open.
+func (b *Box) WithRetired(retired ...*Box) *Box {
+	out := &Box{aead: b.aead, id: b.id, retired: append([]cipher.AEAD(nil), b.retired...)}
+	for _, r := range retired {
+		out.retired = append(out.retired, r.aead)
+		out.retired = append(out.retired, r.retired...)
+	}
+	return out
 }
 
 // Seal encrypts plaintext bound to aad (the context the value belongs to,
@@ -60,7 +90,8 @@ func (b *Box) Seal(plaintext []byte, aad string) (string, error) {
 	return sealPrefix + base64.RawURLEncoding.EncodeToString(out), nil
 }
 
-// Open decrypts a value produced by Seal with the same aad. It returns
+// Open decrypts a value produced by Seal with the same aad, under the
+// Box's key or a retired one. It returns
 // ErrMalformed for a value not in the sealed format and ErrTampered when
 // authentication fails.
 func (b *Box) Open(sealed string, aad string) ([]byte, error) {
@@ -77,6 +108,9 @@ func (b *Box) Open(sealed string, aad string) ([]byte, error) {
 		return nil, ErrMalformed
 	}
 	pt, err := b.aead.Open(nil, raw[:ns], raw[ns:], []byte(aad))
+	for i := 0; err != nil && i < len(b.retired); i++ {
+		pt, err = b.retired[i].Open(nil, raw[:ns], raw[ns:], []byte(aad))
+	}
 	if err != nil {
 		return nil, ErrTampered
 	}

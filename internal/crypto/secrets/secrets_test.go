@@ -199,3 +199,30 @@ func TestLoadMasterKeyDevConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// A Box with retired keys seals under its own key only and opens what any
+// of them sealed; the retired box alone cannot open what the new one seals.
+func TestWithRetired(t *testing.T) {
+	t.Parallel()
+	older, _ := NewBox(newKey(t))
+	old, _ := NewBox(newKey(t))
+	cur, _ := NewBox(newKey(t))
+	both := cur.WithRetired(old.WithRetired(older))
+	fromOlder, _ := older.Seal([]byte("a"), "x")
+	fromOld, _ := old.Seal([]byte("b"), "x")
+	for _, c := range []struct{ sealed, want string }{{fromOlder, "a"}, {fromOld, "b"}} {
+		if got, err := both.Open(c.sealed, "x"); err != nil || string(got) != c.want {
+			t.Fatalf("Open(%s) = %q, %v; want %q", c.sealed, got, err, c.want)
+		}
+		if _, err := both.Open(c.sealed, "y"); !errors.Is(err, ErrTampered) {
+			t.Fatalf("Open with another aad: %v, want ErrTampered", err)
+		}
+	}
+	fresh, _ := both.Seal([]byte("c"), "x")
+	if got, err := cur.Open(fresh, "x"); err != nil || string(got) != "c" {
+		t.Fatalf("the current key alone: %q, %v", got, err)
+	}
+	if _, err := old.Open(fresh, "x"); !errors.Is(err, ErrTampered) {
+		t.Fatalf("the retired key opened a value sealed after the rotation: %v", err)
+	}
+}

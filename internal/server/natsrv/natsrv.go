@@ -46,6 +46,12 @@ const (
 	PolicyInterval = "interval"
 )
 
+// LockFile is held (flock) in the data dir while an embedded server runs.
+const LockFile = "nats.lock"
+
+// ErrStoreInUse: another process runs a server on the data dir's store.
+var ErrStoreInUse = errors.New("the data dir's store is in use by another process (a running bindery?)")
+
 // Embedded is a running in-process server and a connection to it.
 type Embedded struct {
 	Server *server.Server
@@ -54,6 +60,7 @@ type Embedded struct {
 
 	group     *groupSync
 	closeSync func()
+	unlock    func()
 }
 
 // Start runs the server and connects to it in-process.
@@ -87,8 +94,13 @@ func Start(o Options) (*Embedded, error) {
 		}
 		opts.Host, opts.Port = host, p
 	}
-	e := &Embedded{Sync: o.Sync}
+	unlock, err := lockStore(o.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	e := &Embedded{Sync: o.Sync, unlock: unlock}
 	if err := e.syncPolicy(opts, o.SyncInterval); err != nil {
+		unlock()
 		return nil, err
 	}
 	ns, err := server.NewServer(opts)
@@ -146,10 +158,14 @@ func (e *Embedded) syncPolicy(opts *server.Options, interval time.Duration) erro
 	return nil
 }
 
+// stopSync ends the syncer and, last, releases the store's lock.
 func (e *Embedded) stopSync() {
 	if e.group != nil {
 		e.group.close()
 		e.closeSync()
+	}
+	if e.unlock != nil {
+		e.unlock()
 	}
 }
 
