@@ -50,6 +50,10 @@ const envHelp = `Environment (each is also a flag of the commands that use it):
   BINDERY_NATS_PASSWORD the password of the NATS user bindery (the server's
                        <data dir>/nats-bindery.password)
   BINDERY_NATS_CREDS   a NATS creds file (an external cluster with nkeys/JWT)
+  BINDERY_MASTER_KEY   the master key (else <BINDERY_DATA_DIR>/master.key): events
+                       tail and audit replay open sealed values with it; keys
+                       rotate moves from it
+  BINDERY_NEW_MASTER_KEY the key keys rotate moves to (or --new-key-file)
 `
 
 func main() {
