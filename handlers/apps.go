@@ -164,7 +164,7 @@ func (s *Server) putApp(c echo.Context) error {
 	}
 	// The answer is the app as stored (without timestamps, which the
 	// view assigns from the event).
-	return commandJSON(c, status, pos, viewApp(a))
+	return s.settledJSON(c, status, pos, viewApp(a))
 }
 
 func (s *Server) getApp(c echo.Context) error {

@@ -72,7 +72,7 @@ func (s *Server) putOIDCClient(c echo.Context) error {
 	if post == nil {
 		post = []string{}
 	}
-	return commandJSON(c, status, pos, oidcClientAnswer{
+	return s.settledJSON(c, status, pos, oidcClientAnswer{
 		ClientID: id, Name: spec.Name, App: spec.App, Type: spec.Type, SecretSet: spec.Type == oidcclient.Confidential,
 		RedirectURIs: spec.RedirectURIs, PostLogoutRedirectURIs: post, BackchannelLogoutURI: spec.BackchannelLogoutURI,
 		GrantTypes: spec.GrantTypes, Scopes: spec.Scopes,
@@ -97,5 +97,5 @@ func (s *Server) deleteOIDCClient(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return commandJSON(c, http.StatusOK, pos, map[string]any{"client_id": id, "deleted": true})
+	return s.settledJSON(c, http.StatusOK, pos, map[string]any{"client_id": id, "deleted": true})
 }

@@ -347,6 +347,20 @@ func (s *Server) adminMeta(c echo.Context) events.Meta {
 }
 
 // commandJSON answers a command with the position its events reached.
+// settledJSON answers a configuration write (an app, an OIDC client) once
+// this replica's views hold it, bounded by WaitTimeout: the callers that use
+// it next (a browser sent to /oauth2/authorize, a mini program logging in)
+// carry no position to wait on. On timeout it still answers: the write is
+// durable and the position header lets a client wait for it elsewhere.
+func (s *Server) settledJSON(c echo.Context, status int, pos events.Position, body any) error {
+	if s.Engine != nil && !pos.IsZero() {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), s.WaitTimeout)
+		_ = s.Engine.WaitFor(ctx, pos)
+		cancel()
+	}
+	return commandJSON(c, status, pos, body)
+}
+
 func commandJSON(c echo.Context, status int, pos events.Position, body any) error {
 	if !pos.IsZero() {
 		c.Response().Header().Set(PositionHeader, pos.String())
