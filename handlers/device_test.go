@@ -281,6 +281,9 @@ func TestDeviceFlow(t *testing.T) {
 	if st, out := e.form("/oauth2/device_authorization", url.Values{"client_id": {"wiki"}}); st != http.StatusBadRequest || out["error"] != "unauthorized_client" {
 		t.Fatalf("a client without the device grant: %d %v", st, out)
 	}
+	if st, out := e.form("/oauth2/device_authorization", url.Values{"client_id": {"nobody-registered-this"}}); st != http.StatusUnauthorized || out["error"] != "invalid_client" {
+		t.Fatalf("a client_id nobody registered: %d %v", st, out)
+	}
 
 	// No event holds a device code or a user code (in any form typed).
 	for _, rec := range streamData(t, e.Env) {

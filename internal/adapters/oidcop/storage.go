@@ -134,10 +134,13 @@ func (s *storage) KeySet(context.Context) ([]op.Key, error) {
 	return out, nil
 }
 
+// GetClientByClientID answers an unknown client_id as invalid_client: the
+// library passes this error through as it is on some endpoints (the
+// device authorization), where anything else reads as a server error.
 func (s *storage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
 	c, err := s.client(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, oidc.ErrInvalidClient().WithDescription("no OIDC client with this client_id").WithParent(err)
 	}
 	return client{c: c, loginURL: s.loginURL}, nil
 }
@@ -145,7 +148,7 @@ func (s *storage) GetClientByClientID(ctx context.Context, id string) (op.Client
 func (s *storage) AuthorizeClientIDSecret(ctx context.Context, id, secret string) error {
 	c, err := s.client(ctx, id)
 	if err != nil {
-		return err
+		return oidc.ErrInvalidClient().WithDescription("client authentication failed").WithParent(err)
 	}
 	if c.Type != oidcclient.Confidential || !s.clientCmds.CheckSecret(id, c.SecretSealed, secret) {
 		return oidc.ErrInvalidClient().WithDescription("client authentication failed")
