@@ -21,13 +21,22 @@ type sweepCall struct {
 
 // Every route, called with the inputs a careless or hostile caller sends
 // (no body, broken JSON, the wrong shapes, odd path and query values; with
-// the admin token, a forged bearer and none), answers below 500 — or 503
+// the admin token, a person's id_token, a forged bearer and none), answers below 500 — or 503
 // with Retry-After — within the request deadline, and every problem it
 // answers is RFC 9457 with a stable code.
 func TestEveryRouteRefusesBadInputCleanly(t *testing.T) {
 	e := startAlt(t)
 	acct := e.account(map[string]any{"username": "sweep", "password": "sweep-password-1", "email": "sweep@example.com"})
-	values := []string{"x", acct, "wiki", "shop", strings.Repeat("a", 300), "%00", "..%2F..", "%E2%80%AE", "00000000-0000-0000-0000-000000000000"}
+	// A signed-in person (bound by password) and a live QR, so that routes
+	// which take a person's token or a QR id get past their first check.
+	ticket := e.post("/v1/apps/shop/login/code", map[string]any{"code": e.code("wxshop", e.simUser(""))}, 200, "")["bind_ticket"]
+	idToken, _ := e.post("/v1/bind/password", map[string]any{"bind_ticket": ticket, "username": "sweep", "password": "sweep-password-1"}, 200, "")["id_token"].(string)
+	qr := e.Do("POST", "/v1/apps/shop/qr", nil)
+	qrID, _ := qr.Map(t)["qr_id"].(string)
+	if idToken == "" || qrID == "" {
+		t.Fatalf("set-up: id_token %q, qr %d %s", idToken, qr.Status, qr.Body)
+	}
+	values := []string{"x", acct, qrID, "wiki", "shop", strings.Repeat("a", 300), "%00", "..%2F..", "%E2%80%AE", "00000000-0000-0000-0000-000000000000"}
 	bodies := []string{"", "{", "[]", "null", `{"a":1}`, `"str"`,
 		`{"name":1,"app":[],"type":{},"redirect_uris":"x","username":5,"password":[],"roles":"r","id":null,"code":1,"events":"x","permissions":{},"members":1}`,
 		`{"name":"` + strings.Repeat("n", 5000) + `"}`,
@@ -36,7 +45,7 @@ func TestEveryRouteRefusesBadInputCleanly(t *testing.T) {
 		"form:grant_type=refresh_token&refresh_token=x.y.z&client_id=wiki&client_secret=nope&scope=%00",
 		"form:grant_type=urn:ietf:params:oauth:grant-type:device_code&device_code=&client_id=" + strings.Repeat("c", 300),
 		"form:token=x&token_type_hint=refresh_token&csrf=x&id_token_hint=a.b.c&post_logout_redirect_uri=http://evil"}
-	auths := []string{"Bearer " + testenv.AdminToken, "Bearer eyJhbGciOiJFZERTQSJ9.e30.AAAA", ""}
+	auths := []string{"Bearer " + testenv.AdminToken, "Bearer " + idToken, "Bearer eyJhbGciOiJFZERTQSJ9.e30.AAAA", ""}
 	var calls []sweepCall
 	seen := map[string]bool{}
 	for _, r := range e.App.API.Echo().Routes() {
