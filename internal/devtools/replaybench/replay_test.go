@@ -27,7 +27,7 @@ import (
 //     (the last 1 % of the accounts) caught up until Ready, seconds.
 //
 // BINDERY_REPLAY_ROUNDS repeats the three (default 1);
-// BINDERY_REPLAY_PROFILE=<dir> writes a CPU profile of each (replay.cpu, ...). Run it with
+// BINDERY_REPLAY_PROFILE=<dir> writes a CPU profile of each (replay.cpu, ...; replay-2.cpu in round 2). Run it with
 // `make bench-replay`; it is skipped unless BINDERY_REPLAY_MEASURE=1.
 func TestReplayMeasure(t *testing.T) {
 	if os.Getenv("BINDERY_REPLAY_MEASURE") == "" {
@@ -43,10 +43,10 @@ func TestReplayMeasure(t *testing.T) {
 		load := loadAverage()
 		var rate, vrate float64
 		var ready time.Duration
-		cpuReplay := cpuOf(func() { profiled(t, "replay", func() { rate = s.replay(t) }) })
-		cpuVerify := cpuOf(func() { profiled(t, "verify", func() { vrate = s.verify(t) }) })
+		cpuReplay := cpuOf(func() { profiled(t, "replay", round, func() { rate = s.replay(t) }) })
+		cpuVerify := cpuOf(func() { profiled(t, "verify", round, func() { vrate = s.verify(t) }) })
 		var cpuRestart time.Duration
-		profiled(t, "restart", func() { ready, cpuRestart = s.restart(t) })
+		profiled(t, "restart", round, func() { ready, cpuRestart = s.restart(t) })
 		// The process's CPU (nats-server runs in it too) is the figure a
 		// loaded machine changes least: wall time waits for the cores.
 		t.Logf("round %d (load %s): replay %.0f events/s, verify %.0f events/s, restart ready in %.2f s (%d events, tail %d); "+
@@ -169,12 +169,16 @@ func copyFile(t *testing.T, from, to string) {
 	}
 }
 
-// profiled runs fn under a CPU profile when BINDERY_REPLAY_PROFILE names a directory.
-func profiled(t *testing.T, name string, fn func()) {
+// profiled runs fn under a CPU profile when BINDERY_REPLAY_PROFILE names a
+// directory (name.cpu for round 1, name-<round>.cpu after it).
+func profiled(t *testing.T, name string, round int, fn func()) {
 	dir := os.Getenv("BINDERY_REPLAY_PROFILE")
 	if dir == "" {
 		fn()
 		return
+	}
+	if round > 1 {
+		name += "-" + strconv.Itoa(round)
 	}
 	f, err := os.Create(filepath.Join(dir, name+".cpu"))
 	if err != nil {
