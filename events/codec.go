@@ -50,6 +50,14 @@ func EncodeSealed(s Sealer, agg Aggregate, e Event, meta Meta, prevHash string) 
 // DecodeRecord parses stored bytes into a Record. A type this build does not
 // know leaves Event nil rather than failing, so newer history stays readable.
 func DecodeRecord(reg *Registry, stream string, seq uint64, subject string, raw []byte) (Record, error) {
+	return DecodeRecordOf(reg, nil, stream, seq, subject, raw)
+}
+
+// DecodeRecordOf is DecodeRecord that decodes the payload only of the types
+// wanted answers true for (nil: of every type); the others' Event stays nil
+// and their payload unread (a reader that reduces few types skips opening
+// and decoding the rest).
+func DecodeRecordOf(reg *Registry, wanted func(typ string) bool, stream string, seq uint64, subject string, raw []byte) (Record, error) {
 	// Decoding is the cost of a replay: Encode's own bytes are read without
 	// reflection (envelope_read.go). Anything else, and any record whose
 	// payload then does not decode, is decoded by a faster, compatible
@@ -57,6 +65,9 @@ func DecodeRecord(reg *Registry, stream string, seq uint64, subject string, raw 
 	if reg != nil {
 		rec := Record{Stream: stream, Sequence: seq, Subject: subject, Raw: raw}
 		if readEnvelope(raw, &rec.Envelope) {
+			if wanted != nil && !wanted(rec.Envelope.Type) {
+				return rec, nil
+			}
 			if ev, err := reg.Decode(rec.Envelope.Type, rec.Envelope.Data); err == nil {
 				rec.Event = ev
 				return rec, nil
@@ -67,7 +78,7 @@ func DecodeRecord(reg *Registry, stream string, seq uint64, subject string, raw 
 	if err := fastjson.Unmarshal(raw, &rec.Envelope); err != nil {
 		return rec, fmt.Errorf("events: %s seq %d: %w", stream, seq, err)
 	}
-	if reg != nil {
+	if reg != nil && (wanted == nil || wanted(rec.Envelope.Type)) {
 		ev, err := reg.Decode(rec.Envelope.Type, rec.Envelope.Data)
 		if err == nil {
 			rec.Event = ev

@@ -126,3 +126,18 @@ func sameEnvelope(t *testing.T, raw []byte, fast, slow Envelope) {
 		t.Fatalf("envelope %+v, decoder %+v: %s", fast, slow, raw)
 	}
 }
+
+// DecodeRecordOf reads every envelope but decodes only the wanted payloads,
+// on the fast path and on the general one alike.
+func TestDecodeRecordOfDecodesOnlyWantedTypes(t *testing.T) {
+	raw := envelopeSamples(t)[0] // an account_created
+	spaced := []byte(strings.Replace(string(raw), `"id":"`, `"id": "`, 1))
+	for _, b := range [][]byte{raw, spaced} {
+		for _, want := range []bool{true, false} {
+			rec, err := DecodeRecordOf(Catalogue(), func(typ string) bool { return want && typ == TypeName(AccountCreated{}) }, StreamHistory, 1, "x", b)
+			if err != nil || rec.Envelope.Actor != "admin:abc" || (rec.Event != nil) != want {
+				t.Fatalf("wanted %v: %v, event %v, envelope %+v", want, err, rec.Event, rec.Envelope)
+			}
+		}
+	}
+}

@@ -42,7 +42,9 @@ type Options struct {
 	// views, and so personal data (SPEC §8).
 	SnapshotSeal SnapshotSealer
 	Logger       *slog.Logger
-	// OnApply, when set, observes each applied record (metrics: lag).
+	// OnApply, when set, observes each applied record (metrics: lag). A
+	// record of a type no view reduces comes without its Event: the engine
+	// does not decode what nothing reads.
 	OnApply func(events.Record)
 	// OnChainBreak, when set, observes each event refused for breaking its
 	// aggregate's hash chain (metrics; the engine logs it at ERROR).
@@ -58,6 +60,7 @@ type Engine struct {
 	reg      *events.Registry
 	views    []Projection
 	dispatch Dispatch
+	reduced  map[string]bool // the CloudEvents types some view reduces
 	opts     Options
 
 	applyMu [2]sync.Mutex // held while a stream applies; both for a snapshot
@@ -103,7 +106,10 @@ func New(js jetstream.JetStream, reg *events.Registry, opts Options, views ...Pr
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{js: js, reg: reg, views: views, dispatch: NewDispatch(views...), opts: opts, changed: make(chan struct{})}
+	e := &Engine{js: js, reg: reg, views: views, dispatch: NewDispatch(views...), reduced: map[string]bool{}, opts: opts, changed: make(chan struct{})}
+	for _, t := range Handles(views...) {
+		e.reduced[t] = true
+	}
 	for i := range e.chains {
 		e.chains[i].links = map[[16]byte]uint64{}
 	}
@@ -279,10 +285,13 @@ func (e *Engine) run(ctx context.Context, i int, cons jetstream.Consumer) {
 }
 
 // decode turns fetched messages into items (any number of decoders at once).
+// Only the payloads of types some view reduces are opened and decoded: the
+// others (most of the auth log: logins, sessions) need only the envelope,
+// for the hash chain and the metrics.
 func (e *Engine) decode(kind string, msgs []fetched) []item {
 	out := make([]item, len(msgs))
 	for k, m := range msgs {
-		rec, err := events.DecodeRecord(e.reg, kind, m.seq, m.subject, m.data)
+		rec, err := events.DecodeRecordOf(e.reg, e.reducedType, kind, m.seq, m.subject, m.data)
 		out[k] = item{rec: rec, err: err, seq: m.seq, pending: m.pending}
 		if err == nil {
 			out[k].key, out[k].hash = chainKey(m.subject), events.ShortHash(m.data)
@@ -290,6 +299,8 @@ func (e *Engine) decode(kind string, msgs []fetched) []item {
 	}
 	return out
 }
+
+func (e *Engine) reducedType(t string) bool { return e.reduced[t] }
 
 // apply reduces one decoded batch, in order, under the stream's apply lock.
 func (e *Engine) apply(i int, batch []item) {
