@@ -49,6 +49,13 @@ func TestDiscoveryNamesEveryEndpoint(t *testing.T) {
 	if got := strings.Join(list("claims_supported"), " "); !strings.Contains(got, "roles") || !strings.Contains(got, "sid") {
 		t.Errorf("claims = %v", got)
 	}
+	// No client authenticates by a signed JWT (private_key_jwt), so no
+	// endpoint names algorithms for one.
+	for _, name := range []string{"token_endpoint_auth_signing_alg_values_supported", "revocation_endpoint_auth_signing_alg_values_supported", "introspection_endpoint_auth_signing_alg_values_supported"} {
+		if v, ok := d[name]; ok {
+			t.Errorf("%s = %v, but no endpoint takes a signed client assertion", name, v)
+		}
+	}
 	// The keys the provider signs with are the ones JWKS publishes.
 	j := env.Do("GET", "/.well-known/jwks.json", nil)
 	if !strings.Contains(string(j.Body), env.App.Signer.ActiveKeyID()) {

@@ -204,6 +204,11 @@ func (p *Provider) Discovery(ctx context.Context) any {
 	// No private_key_jwt: clients have no registered keys.
 	d.IntrospectionEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost}
 	d.RevocationEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
+	// The library names RS256 for signed client assertions, which no
+	// endpoint here takes.
+	d.TokenEndpointAuthSigningAlgValuesSupported = nil
+	d.RevocationEndpointAuthSigningAlgValuesSupported = nil
+	d.IntrospectionEndpointAuthSigningAlgValuesSupported = nil
 	d.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
 	d.BackChannelLogoutSupported, d.BackChannelLogoutSessionSupported = true, true
 	return d
