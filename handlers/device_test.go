@@ -249,6 +249,10 @@ func TestDeviceFlow(t *testing.T) {
 	if ui.Status != http.StatusOK || ui.Map(t)["sub"] != acc {
 		t.Fatalf("userinfo with the device's access token: %d %s", ui.Status, ui.Body)
 	}
+	// OIDC Core 5.3.1: userinfo takes POST as well as GET.
+	if ui := e.Do("POST", "/v1/userinfo", nil, "Authorization", "Bearer "+tok["access_token"].(string)); ui.Status != http.StatusOK || ui.Map(t)["sub"] != acc {
+		t.Fatalf("userinfo by POST: %d %s", ui.Status, ui.Body)
+	}
 	e.clock.Advance(5 * time.Second)
 	if code, _ := e.poll("tv", d.DeviceCode); code != "expired_token" {
 		t.Fatalf("a poll with the spent device code: %s", code)

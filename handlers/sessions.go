@@ -25,6 +25,7 @@ func (s *Server) sessionRoutes(e *echo.Echo) {
 		e.GET("/.well-known/jwks.json", s.jwks)
 		if s.AccountsV != nil {
 			e.GET("/v1/userinfo", s.userinfoEndpoint, s.publicLimit)
+			e.POST("/v1/userinfo", s.userinfoEndpoint, s.publicLimit) // OIDC Core 5.3.1: GET and POST
 		}
 	}
 	if s.Sessions != nil {
