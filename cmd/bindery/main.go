@@ -44,7 +44,7 @@ func run(mode string, args []string) error {
 	if mode == "dev" {
 		return runDev(ctx, cfg, addrs, log)
 	}
-	a, err := server.New(ctx, cfg, log)
+	a, err := startServer(ctx, cfg, log)
 	if err != nil {
 		return oneLine(err)
 	}
