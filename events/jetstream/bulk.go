@@ -124,7 +124,7 @@ func (s *Store) loadUntil(ctx context.Context, agg events.Aggregate, last uint64
 	defer cancel()
 	var out []events.Record
 	for seq := uint64(1); seq <= last; {
-		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(agg.Filter()))
+		m, err := nextMsg(ctx, st, seq, agg.Filter())
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return out, nil
 		}

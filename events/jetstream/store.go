@@ -281,7 +281,7 @@ func (s *Store) claimMessages(ctx context.Context, cs []events.Claim) ([]outMsg,
 func (s *Store) claimState(ctx context.Context, subj string) (owner string, seq uint64, err error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	m, err := s.history.GetLastMsgForSubject(ctx, subj)
+	m, err := lastMsg(ctx, s.history, subj)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return "", 0, nil
 	}
@@ -384,7 +384,7 @@ func (s *Store) Load(ctx context.Context, agg events.Aggregate, after uint64) ([
 	st := s.stream(kind)
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	last, err := st.GetLastMsgForSubject(ctx, agg.Filter())
+	last, err := lastMsg(ctx, st, agg.Filter())
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, nil
 	}
@@ -398,7 +398,7 @@ func (s *Store) Load(ctx context.Context, agg events.Aggregate, after uint64) ([
 	for seq := after + 1; seq <= last.Sequence; {
 		m := last
 		if seq < last.Sequence {
-			m, err = st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(agg.Filter()))
+			m, err = nextMsg(ctx, st, seq, agg.Filter())
 			if errors.Is(err, jetstream.ErrMsgNotFound) {
 				return out, nil // aged out of the auth log meanwhile
 			}
@@ -420,7 +420,7 @@ func (s *Store) Load(ctx context.Context, agg events.Aggregate, after uint64) ([
 func (s *Store) Version(ctx context.Context, agg events.Aggregate) (uint64, error) {
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
-	last, err := s.stream(events.StreamOf(agg.Type)).GetLastMsgForSubject(ctx, agg.Filter())
+	last, err := lastMsg(ctx, s.stream(events.StreamOf(agg.Type)), agg.Filter())
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return 0, nil
 	}
