@@ -124,6 +124,11 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	if status >= 500 && (de.Code == "internal_error" || de.Code == "chain_broken") {
 		s.log.Error("request failed", "err", err, "path", c.Request().URL.Path, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 	}
+	if de.Code == "store_unavailable" {
+		// What the store answered (a timeout, no responders, a stream
+		// without a leader) is what an operator needs to see in an outage.
+		s.log.Warn("store unavailable", "err", err, "path", c.Request().URL.Path, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+	}
 	if securityCodes[de.Code] {
 		s.securityEvent(c, de.Code, status)
 	}

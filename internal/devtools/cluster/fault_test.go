@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -72,9 +73,15 @@ func TestFaultsUnderLoad(t *testing.T) {
 		reps = append(reps, r)
 	}
 	w := setupWorkload(t, sim.URL, reps)
-	// Registered users to log in and scan with before the faults begin.
-	for i := 0; len(w.Users()) < 8; i++ {
-		if i > 100 {
+	// Registered users to log in and scan with before the faults begin:
+	// enough that no one of them passes WeChat's quota of 100 logins a
+	// minute (wxsim enforces it) at the long form's rate.
+	users := 8
+	if long {
+		users = 48
+	}
+	for i := 0; len(w.Users()) < users; i++ {
+		if i > 10*users {
 			t.Fatalf("could not register users before the faults: %v", w.Requests())
 		}
 		w.Register(ctx, i)
@@ -127,6 +134,11 @@ func TestFaultsUnderLoad(t *testing.T) {
 	stopLoad()
 	<-loadDone
 	checkOutcomes(t, w, faults)
+	for i, r := range reps {
+		for _, line := range storeErrors(r) {
+			t.Logf("replica %d: %s", i+1, line)
+		}
+	}
 	checkStored(t, ctx, ns, w)
 	t.Logf("cost: %s in all (building, starting the cluster and replicas, registering users: %s)", time.Since(began).Round(time.Second), setupCost.Round(time.Second))
 }
@@ -231,6 +243,7 @@ func recovered(t *testing.T, w *cluster.Workload, f *fault, reps []*cluster.Repl
 func checkOutcomes(t *testing.T, w *cluster.Workload, faults []*fault) {
 	t.Helper()
 	reqs := w.Requests()
+	var failures []string
 	t.Logf("| fault | requests | 2xx | 503 + Retry-After | 409 (the racing second registration) | other | slowest | last failure after the fault began | after it was healed |")
 	t.Logf("|---|---|---|---|---|---|---|---|---|")
 	for k, f := range faults {
@@ -276,7 +289,47 @@ func checkOutcomes(t *testing.T, w *cluster.Workload, faults []*fault) {
 			healed = max(0, lastFail.Sub(f.end)).Round(100 * time.Millisecond).String()
 		}
 		t.Logf("| %s (held %s) | %d | %d | %d | %d | %d | %s | %s | %s |", f.name, f.hold, n, ok, unavailable, conflict, other, slowest.Round(10*time.Millisecond), rec, healed)
+		failures = append(failures, failuresOf(f, reqs, until)...)
 	}
+	// Which requests failed, and when (seconds after each fault began): what
+	// a recovery time is made of.
+	for _, line := range failures {
+		t.Log(line)
+	}
+}
+
+// failuresOf groups a fault's failed requests by operation, replica and
+// problem code, with the window in which they began and ended.
+func failuresOf(f *fault, reqs []cluster.Request, until time.Time) []string {
+	type group struct {
+		n                   int
+		firstStart, lastEnd time.Duration
+		slowest             time.Duration
+	}
+	groups := map[string]*group{}
+	var keys []string
+	for _, r := range reqs {
+		if r.Start.Before(f.start) || !r.Start.Before(until) || r.Status/100 == 2 || r.Status == http.StatusConflict {
+			continue
+		}
+		key := fmt.Sprintf("%s on replica %d: %d %s", r.Op, r.Replica+1, r.Status, r.Code)
+		g := groups[key]
+		if g == nil {
+			g = &group{firstStart: r.Start.Sub(f.start)}
+			groups[key] = g
+			keys = append(keys, key)
+		}
+		g.n++
+		g.lastEnd = max(g.lastEnd, r.End.Sub(f.start))
+		g.slowest = max(g.slowest, r.End.Sub(r.Start))
+	}
+	sort.Strings(keys)
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		g := groups[k]
+		out = append(out, fmt.Sprintf("%s: %s ×%d, began from %.1f s, ended by %.1f s (slowest %.1f s)", f.name, k, g.n, g.firstStart.Seconds(), g.lastEnd.Seconds(), g.slowest.Seconds()))
+	}
+	return out
 }
 
 // checkStored reads both streams: every acknowledged write left an event
@@ -341,4 +394,26 @@ func checkStored(t *testing.T, ctx context.Context, ns *cluster.NATS, w *cluster
 		t.Fatalf("nothing to check: %d identities bound, %d writes acknowledged", bound, acked)
 	}
 	t.Logf("acknowledged writes: %d, lost: %d; identities bound: %d, bound twice: %d", acked, lost, bound, double)
+}
+
+// storeErrors counts the distinct errors behind a replica's 503
+// store_unavailable answers (its log's "store unavailable" lines).
+func storeErrors(r *cluster.Replica) []string {
+	data, _ := os.ReadFile(filepath.Join(r.Dir, "bindery.log"))
+	counts := map[string]int{}
+	for _, line := range strings.Split(string(data), "\n") {
+		var entry struct {
+			Msg, Err, Path string
+		}
+		if json.Unmarshal([]byte(line), &entry) != nil || entry.Msg != "store unavailable" {
+			continue
+		}
+		counts[entry.Path+": "+entry.Err]++
+	}
+	out := make([]string, 0, len(counts))
+	for k, n := range counts {
+		out = append(out, fmt.Sprintf("%d× %s", n, k))
+	}
+	sort.Strings(out)
+	return out
 }
