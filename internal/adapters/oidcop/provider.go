@@ -187,6 +187,8 @@ func (p *Provider) Discovery(ctx context.Context) any {
 	d := op.CreateDiscoveryConfig(ctx, p.op, p.storage)
 	d.Issuer = p.issuer
 	d.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
+	// The library answers form_post with a page that posts the code.
+	d.ResponseModesSupported = []string{string(oidc.ResponseModeQuery), string(oidc.ResponseModeFragment), string(oidc.ResponseModeFormPost)}
 	d.ScopesSupported = []string{"openid", "profile", "email", "phone", "offline_access", "roles"}
 	d.ClaimsSupported = []string{
 		"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "sid", "azp",
