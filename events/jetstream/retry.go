@@ -11,11 +11,11 @@ import (
 
 // Reads are idempotent, so a read whose request goes unanswered — lost while
 // a stream elects its leader or a restarted node rejoins its routes — is
-// asked again rather than waited for until the caller's deadline: measured
-// under faults (TestFaultsUnderLoad), such requests were what made a replica
-// answer 503 for seconds after the cluster had recovered. Each attempt
-// waits twice as long as the one before (a loaded server that is slow but
-// answers still gets its time), all within the caller's context.
+// asked again rather than waited for until the caller's deadline (in
+// TestFaultsUnderLoad's listing, the requests that failed after a node came
+// back had waited out their deadline on reads and appends nobody answered).
+// Each attempt waits twice as long as the one before (a loaded server that
+// is slow but answers still gets its time), all within the caller's context.
 var firstReadAttempt = 2 * time.Second // a variable: tests make it short
 
 // noLeaderPause is how long a read waits before it asks again after "no
