@@ -346,7 +346,6 @@ func (s *Server) adminMeta(c echo.Context) events.Meta {
 	return s.meta(c, "admin:"+name)
 }
 
-// commandJSON answers a command with the position its events reached.
 // settledJSON answers a configuration write (an app, an OIDC client) once
 // this replica's views hold it, bounded by WaitTimeout: the callers that use
 // it next (a browser sent to /oauth2/authorize, a mini program logging in)
@@ -361,6 +360,7 @@ func (s *Server) settledJSON(c echo.Context, status int, pos events.Position, bo
 	return commandJSON(c, status, pos, body)
 }
 
+// commandJSON answers a command with the position its events reached.
 func commandJSON(c echo.Context, status int, pos events.Position, body any) error {
 	if !pos.IsZero() {
 		c.Response().Header().Set(PositionHeader, pos.String())
