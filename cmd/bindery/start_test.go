@@ -41,18 +41,23 @@ func TestServeWaitsForNATS(t *testing.T) {
 	go func() { waitErr = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
 
-	// It tries, and says it waits.
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(logs.String(), "waiting for NATS JetStream") {
-		select {
-		case <-exited:
-			t.Fatalf("bindery exited without NATS: %v\n%s", waitErr, logs)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no wait for NATS in the log:\n%s", logs)
+	// until polls cond while the process runs, for at most d.
+	until := func(d time.Duration, what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(d)
+		for !cond() {
+			select {
+			case <-exited:
+				t.Fatalf("bindery exited before %s: %v\n%s", what, waitErr, logs)
+			case <-time.After(20 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("not %s within %s:\n%s", what, d, logs)
+			}
 		}
 	}
+	// It tries, and says it waits.
+	until(30*time.Second, "waiting for NATS in its log", func() bool { return strings.Contains(logs.String(), "waiting for NATS JetStream") })
 	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
 	if err != nil {
 		t.Fatal(err)
@@ -62,21 +67,12 @@ func TestServeWaitsForNATS(t *testing.T) {
 	if !ns.ReadyForConnections(30 * time.Second) {
 		t.Fatal("nats-server not ready")
 	}
-	deadline = time.Now().Add(60 * time.Second)
-	for {
-		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+	until(60*time.Second, "ready once NATS was up", func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
 		}
-		select {
-		case <-exited:
-			t.Fatalf("bindery exited once NATS was up: %v\n%s", waitErr, logs)
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready a minute after NATS came up:\n%s", logs)
-		}
-	}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }
