@@ -27,6 +27,7 @@ const serverDeadline = 10 * time.Second
 type fault struct {
 	name       string
 	do, undo   func(t *testing.T)
+	probe      func(t *testing.T) // run halfway through the hold (diagnosis), if set
 	hold       time.Duration
 	start, end time.Time // when it was injected and undone
 }
@@ -114,6 +115,15 @@ func TestFaultsUnderLoad(t *testing.T) {
 		ns.Partition(victim)
 	}
 	faults[2].undo = func(*testing.T) { ns.HealPartition(victim) }
+	// How the cluster looks from each node while one is partitioned: who
+	// leads the meta group and each stream (a node answering "JetStream
+	// system temporarily unavailable" sees no leader for one of them).
+	views := func(t *testing.T) {
+		for i := range ns.Nodes() {
+			t.Logf("%s, partitioned: %s", faults[2].name, ns.View(ctx, i))
+		}
+	}
+	faults[2].probe = views
 
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	loadDone := make(chan struct{})
@@ -123,7 +133,11 @@ func TestFaultsUnderLoad(t *testing.T) {
 		f.hold = hold
 		f.start = time.Now()
 		f.do(t)
-		waitFor(t, f.hold)
+		waitFor(t, f.hold/2)
+		if f.probe != nil {
+			f.probe(t)
+		}
+		waitFor(t, f.hold-f.hold/2)
 		f.undo(t)
 		f.end = time.Now()
 		if err := ns.WaitHealthy(ctx); err != nil {

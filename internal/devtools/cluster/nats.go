@@ -404,3 +404,42 @@ func (n *NATS) Close() {
 		}
 	}
 }
+
+// View is what node i's monitoring port says of the cluster: the meta
+// group's leader and each stream's leader as this node sees them (for
+// diagnosing a fault; "" when the node does not answer).
+func (n *NATS) View(ctx context.Context, i int) string {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/jsz?accounts=true&streams=true", n.nodes[i].spec.HTTPPort), nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	var jsz struct {
+		Meta *struct {
+			Leader string `json:"leader"`
+		} `json:"meta_cluster"`
+		Accounts []struct {
+			Streams []struct {
+				Name    string `json:"name"`
+				Cluster *struct {
+					Leader string `json:"leader"`
+				} `json:"cluster"`
+			} `json:"stream_detail"`
+		} `json:"account_details"`
+	}
+	if json.NewDecoder(resp.Body).Decode(&jsz) != nil || jsz.Meta == nil {
+		return ""
+	}
+	out := fmt.Sprintf("%s sees meta leader %q", n.nodes[i].spec.Name, jsz.Meta.Leader)
+	for _, a := range jsz.Accounts {
+		for _, st := range a.Streams {
+			if st.Cluster != nil {
+				out += fmt.Sprintf(", %s %q", st.Name, st.Cluster.Leader)
+			}
+		}
+	}
+	return out
+}
