@@ -274,28 +274,33 @@ func (n *NATS) Restart(i int) error { return n.start(i) }
 
 // Healthy reports whether node i's /healthz says ok (JetStream current).
 func (n *NATS) Healthy(ctx context.Context, i int) bool {
+	return n.monitor(ctx, i, "/healthz", nil) == nil
+}
+
+// monitor GETs path from node i's monitoring port (2 s at most) and
+// decodes the JSON answer into v (when v is not nil); a status other than
+// 200 is an error.
+func (n *NATS) monitor(ctx context.Context, i int, path string, v any) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/healthz", n.nodes[i].spec.HTTPPort), nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d%s", n.nodes[i].spec.HTTPPort, path), nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return false
+		return err
 	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", path, resp.Status)
+	}
+	if v == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
 }
 
 // metaComplete reports whether node i leads the meta group with every
 // other running node current (so that streams can be placed on three).
 func (n *NATS) metaComplete(ctx context.Context, i int) bool {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/jsz", n.nodes[i].spec.HTTPPort), nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return false
-	}
-	defer resp.Body.Close()
 	var jsz struct {
 		Meta *struct {
 			Leader   string `json:"leader"`
@@ -305,7 +310,7 @@ func (n *NATS) metaComplete(ctx context.Context, i int) bool {
 			} `json:"replicas"`
 		} `json:"meta_cluster"`
 	}
-	if json.NewDecoder(resp.Body).Decode(&jsz) != nil || jsz.Meta == nil || jsz.Meta.Leader != n.nodes[i].spec.Name {
+	if n.monitor(ctx, i, "/jsz", &jsz) != nil || jsz.Meta == nil || jsz.Meta.Leader != n.nodes[i].spec.Name {
 		return false
 	}
 	running := 0
@@ -409,14 +414,6 @@ func (n *NATS) Close() {
 // group's leader and each stream's leader as this node sees them (for
 // diagnosing a fault; "" when the node does not answer).
 func (n *NATS) View(ctx context.Context, i int) string {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/jsz?accounts=true&streams=true", n.nodes[i].spec.HTTPPort), nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return ""
-	}
-	defer resp.Body.Close()
 	var jsz struct {
 		Meta *struct {
 			Leader string `json:"leader"`
@@ -430,7 +427,7 @@ func (n *NATS) View(ctx context.Context, i int) string {
 			} `json:"stream_detail"`
 		} `json:"account_details"`
 	}
-	if json.NewDecoder(resp.Body).Decode(&jsz) != nil || jsz.Meta == nil {
+	if n.monitor(ctx, i, "/jsz?accounts=true&streams=true", &jsz) != nil || jsz.Meta == nil {
 		return ""
 	}
 	out := fmt.Sprintf("%s sees meta leader %q", n.nodes[i].spec.Name, jsz.Meta.Leader)
