@@ -64,7 +64,7 @@ func DecodeRecordOf(reg *Registry, wanted func(typ string) bool, stream string, 
 	// decoder, so that both ways answer the same.
 	if reg != nil {
 		rec := Record{Stream: stream, Sequence: seq, Subject: subject, Raw: raw}
-		if readEnvelope(raw, &rec.Envelope) {
+		if readEnvelope(reg, raw, &rec.Envelope) {
 			if wanted != nil && !wanted(rec.Envelope.Type) {
 				return rec, nil
 			}

@@ -1,10 +1,6 @@
 package events
 
-import (
-	"bytes"
-	"sync"
-	"sync/atomic"
-)
+import "bytes"
 
 // readEnvelope reads stored bytes written by Encode — encoding/json's
 // output of an Envelope: its fields in declaration order, compact, strings
@@ -16,7 +12,7 @@ import (
 //
 // env.Data is a sub-slice of raw (capacity cut to its length), not a copy:
 // a Record keeps raw anyway.
-func readEnvelope(raw []byte, env *Envelope) bool {
+func readEnvelope(reg *Registry, raw []byte, env *Envelope) bool {
 	r := envReader{b: raw}
 	var spec, id, source, typ, subject, tm, dct, actor, rid, prev []byte
 	ok := r.lit(`{"specversion":`) && r.str(&spec) &&
@@ -41,7 +37,7 @@ func readEnvelope(raw []byte, env *Envelope) bool {
 	env.SpecVersion = known(spec, "1.0")
 	env.ID = string(id)
 	env.Source = known(source, Source)
-	env.Type = internType(typ)
+	env.Type = reg.typeName(typ)
 	env.Subject = string(subject)
 	env.DataContentType = known(dct, "application/json")
 	env.Actor = string(actor)
@@ -102,47 +98,4 @@ func known(b []byte, want string) string {
 		return want
 	}
 	return string(b)
-}
-
-// Type names repeat on every event: each is allocated once. The table is
-// copied on write and bounded, since stored bytes may name anything.
-var (
-	typeNames   atomic.Pointer[map[string]string]
-	typeNamesMu sync.Mutex
-)
-
-const maxInternedTypes = 1024
-
-func internType(b []byte) string {
-	if m := typeNames.Load(); m != nil {
-		if s, ok := (*m)[string(b)]; ok {
-			return s
-		}
-	}
-	s := string(b)
-	if !bytes.HasPrefix(b, []byte("bindery.")) {
-		return s
-	}
-	typeNamesMu.Lock()
-	defer typeNamesMu.Unlock()
-	old := typeNames.Load()
-	if old != nil && len(*old) >= maxInternedTypes {
-		return s
-	}
-	next := make(map[string]string, 1+lenOf(old))
-	if old != nil {
-		for k, v := range *old {
-			next[k] = v
-		}
-	}
-	next[s] = s
-	typeNames.Store(&next)
-	return s
-}
-
-func lenOf(m *map[string]string) int {
-	if m == nil {
-		return 0
-	}
-	return len(*m)
 }

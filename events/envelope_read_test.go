@@ -37,7 +37,7 @@ func envelopeSamples(t testing.TB) [][]byte {
 func TestReadEnvelopeMatchesTheDecoder(t *testing.T) {
 	for _, raw := range envelopeSamples(t) {
 		var fast, slow Envelope
-		if !readEnvelope(raw, &fast) {
+		if !readEnvelope(Catalogue(), raw, &fast) {
 			t.Fatalf("Encode's bytes not read: %s", raw)
 		}
 		if err := fastjson.Unmarshal(raw, &slow); err != nil {
@@ -62,7 +62,7 @@ func TestReadEnvelopeLeavesOtherBytesToTheDecoder(t *testing.T) {
 		if b == string(raw) {
 			t.Fatalf("%s: the sample did not change", name)
 		}
-		if readEnvelope([]byte(b), &env) {
+		if readEnvelope(Catalogue(), []byte(b), &env) {
 			t.Errorf("%s: read by the fast reader: %s", name, b)
 		}
 	}
@@ -90,9 +90,10 @@ func FuzzReadEnvelope(f *testing.F) {
 	for _, raw := range envelopeSamples(f) {
 		f.Add(raw)
 	}
+	reg := Catalogue()
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		var fast Envelope
-		if !readEnvelope(raw, &fast) {
+		if !readEnvelope(reg, raw, &fast) {
 			return
 		}
 		if !bytes.Equal(fast.Data, raw[len(raw)-1-len(fast.Data):len(raw)-1]) {

@@ -89,12 +89,13 @@ func TypeName(e Event) string {
 type Registry struct {
 	mu     sync.RWMutex
 	types  map[string]reflect.Type
+	names  map[string]string         // each registered name, to hand out without allocating
 	sealer atomic.Pointer[sealerBox] // sealed.go
 }
 
 // NewRegistry returns a registry holding the given prototypes.
 func NewRegistry(protos ...Event) *Registry {
-	r := &Registry{types: map[string]reflect.Type{}}
+	r := &Registry{types: map[string]reflect.Type{}, names: map[string]string{}}
 	for _, p := range protos {
 		r.Register(p)
 	}
@@ -115,6 +116,19 @@ func (r *Registry) Register(proto Event) {
 		panic("events: " + name + " registered twice with different types")
 	}
 	r.types[name] = t
+	r.names[name] = name
+}
+
+// typeName is b as a string: a registered name without allocating (type
+// names repeat on every event read), anything else copied.
+func (r *Registry) typeName(b []byte) string {
+	r.mu.RLock()
+	name, ok := r.names[string(b)]
+	r.mu.RUnlock()
+	if ok {
+		return name
+	}
+	return string(b)
 }
 
 // Decode turns data of the named type into its payload value.
