@@ -274,8 +274,24 @@ func startProfile(path string) (stop func() error, err error) {
 		f.Close()
 		return nil, fmt.Errorf("--cpuprofile: %w", err)
 	}
+	// The allocations of the timed phase beside it: the heap's allocation
+	// profile at both ends (go tool pprof -base path.allocs-start path.allocs).
+	if err := writeAllocs(path + ".allocs-start"); err != nil {
+		pprof.StopCPUProfile()
+		f.Close()
+		return nil, err
+	}
 	return func() error {
 		pprof.StopCPUProfile()
-		return f.Close()
+		return errors.Join(f.Close(), writeAllocs(path+".allocs"))
 	}, nil
+}
+
+// writeAllocs writes the allocation profile so far to path.
+func writeAllocs(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return errors.Join(pprof.Lookup("allocs").WriteTo(f, 0), f.Close())
 }
