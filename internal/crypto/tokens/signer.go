@@ -103,8 +103,8 @@ type Signer struct {
 	mu       sync.RWMutex
 	keys     []Key // newest first
 	active   *Key
-	signer   jose.Signer // for active, typ JWT
-	atSigner jose.Signer // for active, typ at+jwt (RFC 9068)
+	signer   compactSigner // for active, typ JWT
+	atSigner compactSigner // for active, typ at+jwt (RFC 9068)
 }
 
 // NewSigner loads the key set from store, creating and saving a first key
@@ -217,20 +217,16 @@ func (s *Signer) sign(claims map[string]any, typ string) (string, error) {
 		return "", fmt.Errorf("tokens: Sign: %w", err)
 	}
 	s.mu.RLock()
-	signer, alg := s.signer, s.active.Alg
+	signer := s.signer
 	if typ == typAccessToken {
 		signer = s.atSigner
 	}
 	s.mu.RUnlock()
-	jws, err := signer.Sign(payload)
+	compact, err := signer.sign(payload)
 	if err != nil {
 		return "", fmt.Errorf("tokens: Sign: %w", err)
 	}
-	compact, err := jws.CompactSerialize()
-	if err != nil || alg != AlgES256 {
-		return compact, err
-	}
-	return lowS(compact)
+	return compact, nil
 }
 
 // JWKS returns the public keys to publish at /.well-known/jwks.json: the
@@ -377,14 +373,13 @@ func (s *Signer) install(keys []Key) error {
 	if active == nil {
 		return errors.New("tokens: key set has no active key")
 	}
-	key := jose.SigningKey{Algorithm: jose.SignatureAlgorithm(active.Alg), Key: jose.JSONWebKey{Key: active.private(), KeyID: active.ID}}
-	signer, err := jose.NewSigner(key, (&jose.SignerOptions{}).WithType(typJWT))
+	signer, err := newCompactSigner(active, typJWT)
 	if err != nil {
-		return fmt.Errorf("tokens: signer: %w", err)
+		return err
 	}
-	atSigner, err := jose.NewSigner(key, (&jose.SignerOptions{}).WithType(typAccessToken))
+	atSigner, err := newCompactSigner(active, typAccessToken)
 	if err != nil {
-		return fmt.Errorf("tokens: signer: %w", err)
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -43,7 +43,7 @@ func (c *clock) Add(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-func newBox(t *testing.T) *secrets.Box {
+func newBox(t testing.TB) *secrets.Box {
 	t.Helper()
 	key := make([]byte, secrets.KeySize)
 	if _, err := rand.Read(key); err != nil {
