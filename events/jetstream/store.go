@@ -5,6 +5,7 @@
 package jetstream
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -353,6 +354,9 @@ func (s *Store) publish(ctx context.Context, msgs []outMsg) (uint64, error) {
 // parseAck reads a publish acknowledgement: the stored sequence, or the
 // refusal (a stale expected sequence is events.ErrConflict).
 func parseAck(data []byte) (uint64, error) {
+	if seq, ok := plainAck(data); ok {
+		return seq, nil
+	}
 	var ack pubAck
 	if err := json.Unmarshal(data, &ack); err != nil {
 		return 0, fmt.Errorf("jetstream: bad publish ack: %w", err)
@@ -365,6 +369,37 @@ func parseAck(data []byte) (uint64, error) {
 		return 0, fmt.Errorf("jetstream: publish: %s (%d)", ack.Error.Description, ack.Error.ErrCode)
 	}
 	return ack.Sequence, nil
+}
+
+// plainAck reads the acknowledgement of a stored message in the one
+// shape nats-server writes it, {"stream":"NAME","seq":N}, without
+// reflection (every append waits for one); anything else, refusals and
+// duplicates included, is left to encoding/json.
+func plainAck(data []byte) (uint64, bool) {
+	rest, ok := bytes.CutPrefix(data, []byte(`{"stream":"`))
+	if !ok {
+		return 0, false
+	}
+	i := bytes.IndexByte(rest, '"')
+	if i < 0 {
+		return 0, false
+	}
+	digits, ok := bytes.CutPrefix(rest[i+1:], []byte(`,"seq":`))
+	if !ok {
+		return 0, false
+	}
+	digits, ok = bytes.CutSuffix(digits, []byte("}"))
+	if !ok || len(digits) == 0 || len(digits) > 19 {
+		return 0, false
+	}
+	var seq uint64
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		seq = seq*10 + uint64(c-'0')
+	}
+	return seq, seq > 0
 }
 
 func (s *Store) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
