@@ -19,8 +19,24 @@ import (
 var firstReadAttempt = 2 * time.Second // a variable: tests make it short
 
 // noLeaderPause is how long a read waits before it asks again after "no
-// responders" (a stream without a leader for a moment).
+// responders" (a stream without a leader for a moment) or "JetStream
+// system temporarily unavailable".
 const noLeaderPause = 250 * time.Millisecond
+
+// errClusterNotAvailable (10008) is what a node answers every JetStream
+// API request with while it knows no meta leader: a node cut off from its
+// cluster, and for most of a second a node rejoining it after a partition
+// heals. Every node hears a request, and the rejoining one answers first,
+// before the stream's leader does (TestFaultsUnderLoad: 270 logins failed
+// that way within 0.7 s of the heal); asked again a moment later, the
+// leader answers.
+const errClusterNotAvailable = 10008
+
+// clusterNotAvailable reports whether err is that answer.
+func clusterNotAvailable(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == errClusterNotAvailable
+}
 
 // getMsg is a read of one stored message, retried as above.
 func getMsg(ctx context.Context, read func(context.Context) (*jetstream.RawStreamMsg, error)) (*jetstream.RawStreamMsg, error) {
@@ -34,7 +50,7 @@ func getMsg(ctx context.Context, read func(context.Context) (*jetstream.RawStrea
 			return m, err
 		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
 			attempt *= 2
-		case errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrNoStreamResponse):
+		case errors.Is(err, nats.ErrNoResponders), errors.Is(err, jetstream.ErrNoStreamResponse), clusterNotAvailable(err):
 			select {
 			case <-ctx.Done():
 				return m, err

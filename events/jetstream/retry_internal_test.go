@@ -39,6 +39,15 @@ func TestGetMsgAsksAgainForWhatWentUnanswered(t *testing.T) {
 	if m, err := getMsg(ctx, read); err != nil || m != want || *calls != 3 {
 		t.Fatalf("after a stream without a leader: %v %v, %d calls", m, err, *calls)
 	}
+	notAvailable := &jetstream.APIError{Code: 503, ErrorCode: errClusterNotAvailable, Description: "JetStream system temporarily unavailable"}
+	read, calls = script(notAvailable, notAvailable)
+	if m, err := getMsg(ctx, read); err != nil || m != want || *calls != 3 {
+		t.Fatalf("after a node without a meta leader answered first: %v %v, %d calls", m, err, *calls)
+	}
+	read, calls = script(&jetstream.APIError{Code: 400, ErrorCode: jetstream.JSErrCodeBadRequest})
+	if _, err := getMsg(ctx, read); err == nil || *calls != 1 {
+		t.Fatalf("another API error is not asked again: %v, %d calls", err, *calls)
+	}
 	read, calls = script(jetstream.ErrMsgNotFound)
 	if _, err := getMsg(ctx, read); !errors.Is(err, jetstream.ErrMsgNotFound) || *calls != 1 {
 		t.Fatalf("an answer is not asked again: %v, %d calls", err, *calls)
