@@ -1,6 +1,7 @@
 package events
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -66,7 +67,7 @@ var ErrTwoStreams = errors.New("events: one append spans two streams")
 // Prepare encodes an append for a store whose registry is reg. It fails,
 // before anything is stored, when an event's type is not in reg or when the
 // changes span two streams. A zero meta.Time is now.
-func Prepare(reg *Registry, meta Meta, changes []Change) (Prepared, error) {
+func Prepare(ctx context.Context, reg *Registry, meta Meta, changes []Change) (Prepared, error) {
 	var p Prepared
 	if len(changes) == 0 {
 		return p, nil
@@ -78,7 +79,7 @@ func Prepare(reg *Registry, meta Meta, changes []Change) (Prepared, error) {
 	var constraints []Constraint
 	firstID := map[string]string{}
 	sealer := reg.Sealer()
-	if err := prepareKeys(sealer, changes); err != nil {
+	if err := prepareKeys(ctx, sealer, changes); err != nil {
 		return Prepared{}, err
 	}
 	for _, ch := range changes {
@@ -163,7 +164,7 @@ func (r *Registry) Known(e Event) error {
 
 // prepareKeys makes sure the data keys the changes seal under exist, all at
 // once (a bulk append creates hundreds of accounts).
-func prepareKeys(s Sealer, changes []Change) error {
+func prepareKeys(ctx context.Context, s Sealer, changes []Change) error {
 	if s == nil {
 		return nil
 	}
@@ -185,7 +186,7 @@ func prepareKeys(s Sealer, changes []Change) error {
 	if len(owners) == 0 {
 		return nil
 	}
-	if err := s.Prepare(owners); err != nil {
+	if err := s.Prepare(ctx, owners); err != nil {
 		return fmt.Errorf("events: data keys: %w", err)
 	}
 	return nil

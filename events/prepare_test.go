@@ -1,6 +1,7 @@
 package events_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -22,20 +23,20 @@ func (strayTwin) EventName() string { return "account_disabled" }
 func TestPrepareRefusesUnregisteredTypes(t *testing.T) {
 	reg := events.Catalogue()
 	agg := events.Aggregate{Type: events.AggregateAccount, ID: "a1"}
-	p, err := events.Prepare(reg, events.Meta{}, []events.Change{{Aggregate: agg, Events: []events.Event{events.AccountDisabled{AccountID: "a1"}}}})
+	p, err := events.Prepare(context.Background(), reg, events.Meta{}, []events.Change{{Aggregate: agg, Events: []events.Event{events.AccountDisabled{AccountID: "a1"}}}})
 	if err != nil || len(p.Records) != 1 || p.Records[0].Envelope.Time.IsZero() {
 		t.Fatalf("catalogue event: %v %+v", err, p)
 	}
 	for _, e := range []events.Event{stray{}, strayTwin{}} {
-		_, err := events.Prepare(reg, events.Meta{}, []events.Change{{Aggregate: agg, Events: []events.Event{events.AccountDisabled{AccountID: "a1"}, e}}})
+		_, err := events.Prepare(context.Background(), reg, events.Meta{}, []events.Change{{Aggregate: agg, Events: []events.Event{events.AccountDisabled{AccountID: "a1"}, e}}})
 		if !errors.Is(err, events.ErrUnregistered) || !strings.Contains(err.Error(), events.TypeName(e)) || !strings.Contains(err.Error(), "account/a1") {
 			t.Fatalf("%T: %v", e, err)
 		}
 	}
-	if _, err := events.Prepare(nil, events.Meta{}, []events.Change{{Aggregate: agg, Events: []events.Event{events.AccountDisabled{}}}}); !errors.Is(err, events.ErrUnregistered) {
+	if _, err := events.Prepare(context.Background(), nil, events.Meta{}, []events.Change{{Aggregate: agg, Events: []events.Event{events.AccountDisabled{}}}}); !errors.Is(err, events.ErrUnregistered) {
 		t.Fatalf("nil registry: %v", err)
 	}
-	if _, err := events.Prepare(reg, events.Meta{}, []events.Change{
+	if _, err := events.Prepare(context.Background(), reg, events.Meta{}, []events.Change{
 		{Aggregate: agg, Events: []events.Event{events.AccountDisabled{}}},
 		{Aggregate: events.Aggregate{Type: events.AggregateSession, ID: "s"}, Events: []events.Event{events.SessionRevoked{}}},
 	}); !errors.Is(err, events.ErrTwoStreams) {
@@ -57,7 +58,7 @@ func (e rename) UniqueConstraints() []events.Constraint {
 func TestPrepareClaims(t *testing.T) {
 	reg := events.NewRegistry(rename{})
 	agg := events.Aggregate{Type: events.AggregateAccount, ID: "a1"}
-	p, err := events.Prepare(reg, events.Meta{}, []events.Change{{Aggregate: agg, Events: []events.Event{
+	p, err := events.Prepare(context.Background(), reg, events.Meta{}, []events.Change{{Aggregate: agg, Events: []events.Event{
 		rename{To: "new", From: "old"}, rename{To: "old", From: "new"}, rename{To: "third", From: "gone"},
 	}}})
 	if err != nil {

@@ -2,6 +2,7 @@ package events
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,7 +34,8 @@ type Personal interface {
 type Sealer interface {
 	// Prepare makes sure the data keys of owners exist, creating the
 	// missing ones (an append seals under them next).
-	Prepare(owners []string) error
+	// ctx bounds the reads and writes that takes.
+	Prepare(ctx context.Context, owners []string) error
 	// Seal encrypts the JSON of one value under owner's data key and
 	// returns the token stored in its place.
 	Seal(owner string, plaintext []byte) (string, error)

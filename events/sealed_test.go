@@ -1,6 +1,7 @@
 package events_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"strings"
@@ -13,7 +14,7 @@ import (
 // values do not open.
 type fakeSealer struct{ erased map[string]bool }
 
-func (f fakeSealer) Prepare([]string) error { return nil }
+func (f fakeSealer) Prepare(context.Context, []string) error { return nil }
 func (f fakeSealer) Seal(owner string, pt []byte) (string, error) {
 	return owner + ":" + base64.StdEncoding.EncodeToString(pt), nil
 }

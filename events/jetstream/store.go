@@ -178,7 +178,7 @@ func (s *Store) Append(ctx context.Context, meta events.Meta, changes ...events.
 // build encodes the changes into the messages of one append: the events,
 // each expecting its aggregate's last sequence, then the claims.
 func (s *Store) build(ctx context.Context, meta events.Meta, changes []events.Change) ([]events.Record, []outMsg, error) {
-	p, err := events.Prepare(s.reg, meta, changes)
+	p, err := events.Prepare(ctx, s.reg, meta, changes)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -106,7 +106,7 @@ func (s *Store) Append(ctx context.Context, meta events.Meta, changes ...events.
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("memstore: append: %w", err)
 	}
-	p, err := events.Prepare(s.reg, meta, changes)
+	p, err := events.Prepare(ctx, s.reg, meta, changes)
 	if err != nil {
 		return nil, err
 	}

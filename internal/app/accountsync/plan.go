@@ -213,6 +213,6 @@ func (r *syncRun) prepareKeys(batch []*plan) {
 		}
 	}
 	if len(owners) > 0 {
-		_ = r.Keys.Prepare(owners)
+		_ = r.Keys.Prepare(r.ctx, owners)
 	}
 }

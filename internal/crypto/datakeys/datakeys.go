@@ -204,8 +204,10 @@ func (k *Keyring) bucketOf(owner string) jetstream.KeyValue {
 	return k.buckets[Bucket]
 }
 
-func (k *Keyring) ctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), k.timeout)
+// opCtx bounds one operation on the buckets by the Keyring's timeout
+// and by parent (the request's deadline, when there is one).
+func (k *Keyring) opCtx(parent context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(parent, k.timeout)
 }
 
 // aad binds a sealed data key to its owner.
@@ -213,7 +215,7 @@ func aad(owner string) string { return "datakey:" + owner }
 
 // key returns owner's cipher, reading the bucket on a cache miss and
 // creating the key when create is set and there is none.
-func (k *Keyring) key(owner string, create bool) (cipher.AEAD, error) {
+func (k *Keyring) key(ctx context.Context, owner string, create bool) (cipher.AEAD, error) {
 	k.mu.RLock()
 	c, ok := k.keys[owner]
 	erased := k.erased[owner]
@@ -227,7 +229,7 @@ func (k *Keyring) key(owner string, create bool) (cipher.AEAD, error) {
 	if erased && !create {
 		return nil, fmt.Errorf("%s: %w", owner, events.ErrErased)
 	}
-	ctx, cancel := k.ctx()
+	ctx, cancel := k.opCtx(ctx)
 	defer cancel()
 	kv := k.bucketOf(owner)
 	for range 3 {
@@ -288,7 +290,7 @@ func (k *Keyring) cache(owner, sealed string, raw []byte) (cipher.AEAD, error) {
 // Seal implements events.Sealer: "v1:<owner>:<base64url(nonce|ciphertext)>",
 // the ciphertext bound to the owner.
 func (k *Keyring) Seal(owner string, plaintext []byte) (string, error) {
-	aead, err := k.key(owner, true)
+	aead, err := k.key(context.Background(), owner, true)
 	if err != nil {
 		return "", err
 	}
@@ -306,7 +308,7 @@ func (k *Keyring) Open(token string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	aead, err := k.key(owner, false)
+	aead, err := k.key(context.Background(), owner, false)
 	if err != nil {
 		return nil, err
 	}
@@ -374,7 +376,7 @@ func (k *Keyring) Erase(ctx context.Context, owner string) error {
 // event whose values can no longer be opened. A key that cannot be read
 // for another reason counts as present.
 func (k *Keyring) IsErased(owner string) bool {
-	_, err := k.key(owner, false)
+	_, err := k.key(context.Background(), owner, false)
 	if !errors.Is(err, events.ErrErased) {
 		return false
 	}

@@ -51,7 +51,7 @@ func TestKeyringSealOpenErase(t *testing.T) {
 	for i := range owners {
 		owners[i] = fmt.Sprintf("account.acc-%d", i)
 	}
-	if err := a.Prepare(owners); err != nil {
+	if err := a.Prepare(context.Background(), owners); err != nil {
 		t.Fatal(err)
 	}
 	tok, err := a.Seal("account.acc-7", []byte(`"+8613900001111"`))

@@ -1,6 +1,7 @@
 package datakeys
 
 import (
+	"context"
 	"crypto/rand"
 	"sync"
 
@@ -15,7 +16,7 @@ import (
 // sync batch one by one, a read and a create each, cost two syncs per
 // key. A create refused because the key exists (another replica made
 // it, or this cache has not seen it yet) falls back to reading it.
-func (k *Keyring) Prepare(owners []string) error {
+func (k *Keyring) Prepare(ctx context.Context, owners []string) error {
 	var missing []string
 	k.mu.RLock()
 	for _, o := range owners {
@@ -25,14 +26,14 @@ func (k *Keyring) Prepare(owners []string) error {
 	}
 	k.mu.RUnlock()
 	if len(missing) > 1 {
-		missing = k.createAll(missing)
+		missing = k.createAll(ctx, missing)
 	}
-	return k.prepareEach(missing)
+	return k.prepareEach(ctx, missing)
 }
 
 // createAll creates a key for each owner, returning the owners it could
 // not create (their key exists, or the create failed or timed out).
-func (k *Keyring) createAll(owners []string) (left []string) {
+func (k *Keyring) createAll(ctx context.Context, owners []string) (left []string) {
 	type create struct {
 		owner, sealed string
 		raw           []byte
@@ -60,7 +61,7 @@ func (k *Keyring) createAll(owners []string) (left []string) {
 		}
 		creates = append(creates, create{owner: o, sealed: sealed, raw: raw, ack: ack})
 	}
-	ctx, cancel := k.ctx()
+	ctx, cancel := k.opCtx(ctx)
 	defer cancel()
 	for i, c := range creates {
 		select {
@@ -82,7 +83,7 @@ func (k *Keyring) createAll(owners []string) (left []string) {
 }
 
 // prepareEach reads or creates the owners' keys a few at a time.
-func (k *Keyring) prepareEach(owners []string) error {
+func (k *Keyring) prepareEach(ctx context.Context, owners []string) error {
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
@@ -92,7 +93,7 @@ func (k *Keyring) prepareEach(owners []string) error {
 	for range min(16, len(owners)) {
 		wg.Go(func() {
 			for o := range next {
-				if _, err := k.key(o, true); err != nil {
+				if _, err := k.key(ctx, o, true); err != nil {
 					mu.Lock()
 					first = cmpOr(first, err)
 					mu.Unlock()

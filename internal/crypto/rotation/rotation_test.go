@@ -103,7 +103,7 @@ func TestRotateSweepsAndKeepsErasures(t *testing.T) {
 	for i := range owners {
 		owners[i] = fmt.Sprintf("account.a%d", i)
 	}
-	if err := kr.Prepare(owners); err != nil {
+	if err := kr.Prepare(context.Background(), owners); err != nil {
 		t.Fatal(err)
 	}
 	// Left behind by a dead run: two revisions of account.a0 (the bucket

@@ -239,7 +239,7 @@ func (w *writer) account(t *testing.T, i int) {
 		for k := range owners {
 			owners[k] = events.KeyOwner(events.Aggregate{Type: events.AggregateAccount, ID: accountID(i + k)})
 		}
-		if err := w.keys.Prepare(owners); err != nil {
+		if err := w.keys.Prepare(context.Background(), owners); err != nil {
 			t.Fatal(err)
 		}
 	}
