@@ -3,6 +3,7 @@ package login
 import (
 	"context"
 	"errors"
+	"time"
 
 	dlogin "github.com/bindery/bindery/domain/login"
 	"github.com/bindery/bindery/domain/session"
@@ -128,6 +129,10 @@ func codeUsed(err error) error {
 	return err
 }
 
+// abandonTimeout bounds the revocation of a login's session that did not
+// stand.
+const abandonTimeout = 2 * time.Second
+
 // abandon revokes a session whose login did not stand, best effort: its
 // refresh token was never handed out, so nobody can use it either way;
 // the revocation keeps it out of the account's live sessions.
@@ -143,7 +148,11 @@ func (c *core) abandon(ctx context.Context, meta events.Meta, srecs []events.Rec
 	}
 	last := srecs[len(srecs)-1]
 	ch := events.Change{Aggregate: agg, Expected: last.Sequence, PrevHash: last.Hash(), Events: st.Revoke(events.RevokeLoginRefused)}
-	if _, err := c.Store.Append(context.WithoutCancel(ctx), meta, ch); err != nil {
+	// The login's own deadline may be what refused it; the revocation gets
+	// a short one of its own, so the answer still comes in time.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abandonTimeout)
+	defer cancel()
+	if _, err := c.Store.Append(actx, meta, ch); err != nil {
 		c.Log.Warn("revoking the session of a login that did not stand", "session", agg.ID, "err", err)
 	}
 }
