@@ -127,10 +127,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 			// URL takes precedence).
 			opts = append(opts, nats.UserInfo(natsrv.UserBindery, cfg.NATSPassword))
 		}
+		opts = append(opts, natsEventLogging(log)...)
 		a.Conn, err = nats.Connect(cfg.NATSURL, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("BINDERY_NATS_URL: cannot connect: %w", err)
 		}
+		log.Info("nats connected", "server", a.Conn.ConnectedServerName(), "url", a.Conn.ConnectedUrlRedacted())
 	}
 	if err := a.open(ctx); err != nil {
 		a.Close()
