@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -148,8 +149,14 @@ func TestFaultsUnderLoad(t *testing.T) {
 	stopLoad()
 	<-loadDone
 	checkOutcomes(t, w, faults)
+	for _, f := range faults {
+		t.Logf("%s: from %s to %s", f.name, f.start.Format(clock), f.end.Format(clock))
+	}
 	for i, r := range reps {
 		for _, line := range storeErrors(r) {
+			t.Logf("replica %d: %s", i+1, line)
+		}
+		for _, line := range natsEvents(r) {
 			t.Logf("replica %d: %s", i+1, line)
 		}
 	}
@@ -319,6 +326,7 @@ func failuresOf(f *fault, reqs []cluster.Request, until time.Time) []string {
 		n                   int
 		firstStart, lastEnd time.Duration
 		slowest             time.Duration
+		perSecond           []int // failures by the second they began in
 	}
 	groups := map[string]*group{}
 	var keys []string
@@ -334,6 +342,11 @@ func failuresOf(f *fault, reqs []cluster.Request, until time.Time) []string {
 			keys = append(keys, key)
 		}
 		g.n++
+		sec := int(r.Start.Sub(f.start) / time.Second)
+		for len(g.perSecond) <= sec {
+			g.perSecond = append(g.perSecond, 0)
+		}
+		g.perSecond[sec]++
 		g.lastEnd = max(g.lastEnd, r.End.Sub(f.start))
 		g.slowest = max(g.slowest, r.End.Sub(r.Start))
 	}
@@ -341,7 +354,7 @@ func failuresOf(f *fault, reqs []cluster.Request, until time.Time) []string {
 	out := make([]string, 0, len(keys))
 	for _, k := range keys {
 		g := groups[k]
-		out = append(out, fmt.Sprintf("%s: %s ×%d, began from %.1f s, ended by %.1f s (slowest %.1f s)", f.name, k, g.n, g.firstStart.Seconds(), g.lastEnd.Seconds(), g.slowest.Seconds()))
+		out = append(out, fmt.Sprintf("%s: %s ×%d, began from %.1f s, ended by %.1f s (slowest %.1f s); began per second: %v", f.name, k, g.n, g.firstStart.Seconds(), g.lastEnd.Seconds(), g.slowest.Seconds(), g.perSecond))
 	}
 	return out
 }
@@ -422,12 +435,37 @@ func storeErrors(r *cluster.Replica) []string {
 		if json.Unmarshal([]byte(line), &entry) != nil || entry.Msg != "store unavailable" {
 			continue
 		}
-		counts[entry.Path+": "+entry.Err]++
+		counts[entry.Path+": "+ids.ReplaceAllString(entry.Err, "…")]++
 	}
 	out := make([]string, 0, len(counts))
 	for k, n := range counts {
 		out = append(out, fmt.Sprintf("%d× %s", n, k))
 	}
 	sort.Strings(out)
+	return out
+}
+
+// ids matches the ids and hashes in store errors, which would make each
+// error line its own.
+var ids = regexp.MustCompile(`[0-9a-f-]{32,}|[A-Za-z0-9_-]{22}\b`)
+
+// clock is how the fault log prints wall-clock times.
+const clock = "15:04:05.000"
+
+// natsEvents is what the replica logged about its NATS connection (which
+// node it left, and when, and which one it found), in order.
+func natsEvents(r *cluster.Replica) []string {
+	data, _ := os.ReadFile(filepath.Join(r.Dir, "bindery.log"))
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		var entry struct {
+			Time             time.Time
+			Msg, Server, Err string
+		}
+		if json.Unmarshal([]byte(line), &entry) != nil || !strings.HasPrefix(entry.Msg, "nats ") {
+			continue
+		}
+		out = append(out, strings.TrimSpace(fmt.Sprintf("%s %s %s %s", entry.Time.Format(clock), entry.Msg, entry.Server, entry.Err)))
+	}
 	return out
 }
