@@ -8,9 +8,9 @@ import (
 
 // natsEventLogging logs what happens to the connection to an external
 // NATS: which server it left and why, which one it found again. During a
-// fault these lines say which node each replica was talking to (a node
-// cut off from its cluster answers every JetStream request with 503
-// 10008 until the client leaves it). The URLs are redacted.
+// fault these lines say which node each replica was talking to, and when
+// it left a node that went dark (pings every 2 s, see New). The URLs are
+// redacted.
 func natsEventLogging(log *slog.Logger) []nats.Option {
 	return []nats.Option{
 		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
