@@ -34,7 +34,7 @@ type Personal interface {
 type Sealer interface {
 	// Prepare makes sure the data keys of owners exist, creating the
 	// missing ones (an append seals under them next).
-	// ctx bounds the reads and writes that takes.
+	// ctx bounds the key reads and writes this takes.
 	Prepare(ctx context.Context, owners []string) error
 	// Seal encrypts the JSON of one value under owner's data key and
 	// returns the token stored in its place.

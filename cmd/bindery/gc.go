@@ -13,10 +13,10 @@ import (
 // gcPercent is the collector's GOGC unless the environment sets one. A
 // server's live heap (views, caches) is small next to what each request
 // allocates and drops, and Go's default of 100 collects every time the
-// heap doubles: at 2,300 logins/s that was a tenth of the server's CPU.
-// At 400 it collects a quarter as often (BENCHMARKS.md, "Garbage
-// collection"); the soft memory limit below keeps the larger heap from
-// outgrowing the machine.
+// heap doubles: at 2,300 logins/s the collector took 8.7 % of the server's
+// CPU, 2.8 % at 400 (BENCHMARKS.md, "Session 5: the collector, ..."); the
+// soft memory limit below keeps the larger heap from outgrowing the
+// machine.
 const gcPercent = 400
 
 // memoryLimitShare is the part of the memory available to the process

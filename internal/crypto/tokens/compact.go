@@ -29,8 +29,8 @@ func newCompactSigner(key *Key, typ string) (compactSigner, error) {
 
 // edJWS signs EdDSA tokens under a protected header encoded once. The
 // header of a key and typ never changes, and go-jose builds, marshals and
-// encodes it again for every token: a third of a login's signing cost.
-// Verification still goes through go-jose.
+// encodes it again for every token (33.8 → 29 µs and 88 → 31 allocations
+// per id_token, BENCHMARKS.md). Verification still goes through go-jose.
 type edJWS struct {
 	key    ed25519.PrivateKey
 	header string // base64url of the protected header, and the "."
