@@ -51,7 +51,8 @@ bench-replay:
 test-faults:
 	BINDERY_FAULTS_LONG=1 $(GO) test -race -count=1 -timeout 20m -run 'TestFaultsUnderLoad$$' -v ./internal/devtools/cluster
 
-## bench-login-profile: the same load with server, wxsim and client in one process, CPU-profiled during the timed phase (bin/bench-login.cpu)
+## bench-login-profile: the same load with server, wxsim and client in one process, CPU-profiled during the timed phase (bin/bench-login.cpu;
+## its allocations: go tool pprof -sample_index=alloc_space -base bin/bench-login.cpu.allocs-start bin/bench-login.cpu.allocs)
 bench-login-profile:
 	@mkdir -p bin
 	BINDERY_BENCH_ARGS="$(or $(BENCH_ARGS),--users 1000 --duration 20s) --cpuprofile $(CURDIR)/bin/bench-login.cpu" \
