@@ -66,8 +66,10 @@ func TestFaultsUnderLoad(t *testing.T) {
 	}
 	defer ns.Close()
 	var reps []*cluster.Replica
+	// At info, a replica's first "nats connected" line names its node.
+	opts := cluster.ReplicaOptions{WeChatAPI: sim.URL, Env: []string{"BINDERY_LOG_LEVEL=info"}}
 	for i := range 2 {
-		r, err := ns.StartReplica(ctx, bins["bindery"], filepath.Join(dir, fmt.Sprintf("bindery%d", i+1)), cluster.ReplicaOptions{WeChatAPI: sim.URL})
+		r, err := ns.StartReplica(ctx, bins["bindery"], filepath.Join(dir, fmt.Sprintf("bindery%d", i+1)), opts)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -87,7 +87,7 @@ func (n *NATS) startReplica(ctx context.Context, bin, dir string, o ReplicaOptio
 	cmd.Env = append(os.Environ(),
 		"BINDERY_NATS_URL="+urls, "BINDERY_REPLICAS=3", "BINDERY_HTTP_ADDR="+addr, "BINDERY_DATA_DIR="+dir,
 		"BINDERY_ISSUER=http://"+addr, "BINDERY_ADMIN_TOKEN="+AdminToken, "BINDERY_MASTER_KEY="+MasterKey,
-		"BINDERY_RATE_LIMIT=0", "BINDERY_WECHAT_API_BASE="+o.WeChatAPI, "BINDERY_LOG_LEVEL=info")
+		"BINDERY_RATE_LIMIT=0", "BINDERY_WECHAT_API_BASE="+o.WeChatAPI, "BINDERY_LOG_LEVEL=warn")
 	cmd.Env = append(cmd.Env, o.Env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	logf, err := os.Create(filepath.Join(dir, "bindery.log"))
