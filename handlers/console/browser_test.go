@@ -85,7 +85,11 @@ func TestConsoleInChromium(t *testing.T) {
 		ctx, cancel := context.WithTimeout(tab, 30*time.Second)
 		defer cancel()
 		if err := chromedp.Do(ctx, actions...); err != nil {
-			shot("failed")
+			// The step's error is the finding: a screenshot of a page that
+			// is gone must not replace it.
+			if png, serr := chromedp.Run(tab, chromedp.FullScreenshot(100)); serr == nil {
+				_ = os.WriteFile(filepath.Join(out, "failed.png"), png, 0o644)
+			}
 			t.Fatalf("%s: %v (page errors: %v)", what, err, pageErrors())
 		}
 	}
@@ -171,6 +175,11 @@ func TestConsoleInChromium(t *testing.T) {
 		chromedp.Navigate(env.URL+"/console/accounts"),
 		chromedp.SendKeys(chromedp.CSS(`input[name=q]`), "+86 138 0013 8001"),
 		chromedp.Submit(chromedp.CSS(`input[name=q]`)),
+		// The unfiltered list has a #results table too: wait for the page
+		// that answers the search (its form holds the query in the value
+		// attribute; typing set only the property), or the click below
+		// may land on a row of the page being left.
+		chromedp.WaitVisible(chromedp.CSS(`input[name=q][value="+86 138 0013 8001"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#results`)),
 		chromedp.Click(chromedp.CSS(`#results a`)),
 		chromedp.WaitVisible(chromedp.CSS(`#timeline`)),
