@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,6 +41,12 @@ func FuzzQREndpoints(f *testing.F) {
 	}
 	client := &http.Client{Timeout: 20 * time.Second}
 	f.Fuzz(func(t *testing.T, op, id, query, extra string) {
+		if strings.IndexFunc(query, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+			// Go's client sends such a query as it is, making a request
+			// line no HTTP server reads (net/http answers its own plain
+			// 400 before any route sees it); a real client escapes it.
+			return
+		}
 		var req *http.Request
 		var err error
 		esc := url.PathEscape(id)
