@@ -8,6 +8,21 @@ for pkg in $(go list ./...); do
   dir=$(go list -f '{{.Dir}}' "$pkg")
   for f in $(grep -hoE '^func (Fuzz[A-Za-z0-9_]+)' "$dir"/*_test.go 2>/dev/null | awk '{print $2}'); do
     echo "fuzz $pkg $f ($t)"
-    go test -run '^$' -fuzz "^${f}\$" -fuzztime "$t" "$pkg" >/tmp/fuzz.$$.log 2>&1 || { cat /tmp/fuzz.$$.log; exit 1; }
+    for try in 1 2; do
+      if go test -run '^$' -fuzz "^${f}\$" -fuzztime "$t" "$pkg" >/tmp/fuzz.$$.log 2>&1; then
+        break
+      fi
+      # Go 1.26's fuzz coordinator sometimes fails its own run with a bare
+      # "context deadline exceeded" as -fuzztime ends (go.dev/issue/75804,
+      # fixed in Go 1.27; CI hit it on FuzzVerify). That is not a finding: a
+      # finding always names the input it wrote. Only that failure is run
+      # once more.
+      if [[ $try == 1 ]] && ! grep -q "Failing input written" /tmp/fuzz.$$.log && grep -q "context deadline exceeded" /tmp/fuzz.$$.log; then
+        echo "fuzz $pkg $f: the fuzzer's own deadline, not a finding; once more"
+        continue
+      fi
+      cat /tmp/fuzz.$$.log
+      exit 1
+    done
   done
 done
