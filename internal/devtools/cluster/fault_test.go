@@ -155,10 +155,11 @@ func TestFaultsUnderLoad(t *testing.T) {
 		t.Logf("%s: from %s to %s", f.name, f.start.Format(clock), f.end.Format(clock))
 	}
 	for i, r := range reps {
-		for _, line := range storeErrors(r) {
+		log := replicaLog(r)
+		for _, line := range storeErrors(log) {
 			t.Logf("replica %d: %s", i+1, line)
 		}
-		for _, line := range natsEvents(r) {
+		for _, line := range natsEvents(log) {
 			t.Logf("replica %d: %s", i+1, line)
 		}
 	}
@@ -425,19 +426,33 @@ func checkStored(t *testing.T, ctx context.Context, ns *cluster.NATS, w *cluster
 	t.Logf("acknowledged writes: %d, lost: %d; identities bound: %d, bound twice: %d", acked, lost, bound, double)
 }
 
+// logEntry is what the fault listing reads of a replica's JSON log line.
+type logEntry struct {
+	Time                   time.Time
+	Msg, Err, Path, Server string
+}
+
+// replicaLog is the replica's log, one entry per JSON line.
+func replicaLog(r *cluster.Replica) []logEntry {
+	data, _ := os.ReadFile(filepath.Join(r.Dir, "bindery.log"))
+	var out []logEntry
+	for _, line := range strings.Split(string(data), "\n") {
+		var e logEntry
+		if json.Unmarshal([]byte(line), &e) == nil {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // storeErrors counts the distinct errors behind a replica's 503
 // store_unavailable answers (its log's "store unavailable" lines).
-func storeErrors(r *cluster.Replica) []string {
-	data, _ := os.ReadFile(filepath.Join(r.Dir, "bindery.log"))
+func storeErrors(log []logEntry) []string {
 	counts := map[string]int{}
-	for _, line := range strings.Split(string(data), "\n") {
-		var entry struct {
-			Msg, Err, Path string
+	for _, e := range log {
+		if e.Msg == "store unavailable" {
+			counts[e.Path+": "+ids.ReplaceAllString(e.Err, "…")]++
 		}
-		if json.Unmarshal([]byte(line), &entry) != nil || entry.Msg != "store unavailable" {
-			continue
-		}
-		counts[entry.Path+": "+ids.ReplaceAllString(entry.Err, "…")]++
 	}
 	out := make([]string, 0, len(counts))
 	for k, n := range counts {
@@ -456,18 +471,12 @@ const clock = "15:04:05.000"
 
 // natsEvents is what the replica logged about its NATS connection (which
 // node it left, and when, and which one it found), in order.
-func natsEvents(r *cluster.Replica) []string {
-	data, _ := os.ReadFile(filepath.Join(r.Dir, "bindery.log"))
+func natsEvents(log []logEntry) []string {
 	var out []string
-	for _, line := range strings.Split(string(data), "\n") {
-		var entry struct {
-			Time             time.Time
-			Msg, Server, Err string
+	for _, e := range log {
+		if strings.HasPrefix(e.Msg, "nats ") {
+			out = append(out, strings.TrimSpace(fmt.Sprintf("%s %s %s %s", e.Time.Format(clock), e.Msg, e.Server, e.Err)))
 		}
-		if json.Unmarshal([]byte(line), &entry) != nil || !strings.HasPrefix(entry.Msg, "nats ") {
-			continue
-		}
-		out = append(out, strings.TrimSpace(fmt.Sprintf("%s %s %s %s", entry.Time.Format(clock), entry.Msg, entry.Server, entry.Err)))
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -97,28 +98,71 @@ type NATSOptions struct {
 	SyncAlways bool
 }
 
+// freePort is a loopback port nobody listened on a moment ago.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, release, err := reservePorts(1)
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	release()
+	return ports[0], nil
 }
 
+// reservePorts listens on count free loopback ports and returns them with
+// a func that closes the listeners: held until the nodes start, the ports
+// cannot be handed to the proxies made meanwhile (a node once failed with
+// "address already in use" on its route port).
+func reservePorts(count int) ([]int, func(), error) {
+	var ls []net.Listener
+	release := func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}
+	ports := make([]int, 0, count)
+	for range count {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			release()
+			return nil, nil, err
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, release, nil
+}
+
+// errNodeExited is a node process that ended on its own (it was not
+// killed), e.g. because another process took one of its ports.
+var errNodeExited = errors.New("cluster: a node exited")
+
 // NewNATS starts the three nodes under dir and waits until JetStream has
-// a meta leader and every node is healthy.
+// a meta leader and every node is healthy. A node that exits while the
+// cluster starts (a port taken by another process in between) makes it
+// start again on fresh ports, up to three times.
 func NewNATS(ctx context.Context, dir string, opts NATSOptions) (*NATS, error) {
+	var err error
+	for range 3 {
+		var n *NATS
+		if n, err = newNATS(ctx, dir, opts); err == nil || !errors.Is(err, errNodeExited) {
+			return n, err
+		}
+		if rerr := os.RemoveAll(dir); rerr != nil {
+			return nil, rerr
+		}
+	}
+	return nil, err
+}
+
+func newNATS(ctx context.Context, dir string, opts NATSOptions) (*NATS, error) {
 	n := &NATS{dir: dir, routes: map[[2]int]*Proxy{}}
+	reserved, release, err := reservePorts(9)
+	if err != nil {
+		return nil, err
+	}
 	var ports [3][3]int
 	for i := range ports {
-		for k := range ports[i] {
-			p, err := freePort()
-			if err != nil {
-				return nil, err
-			}
-			ports[i][k] = p
-		}
+		copy(ports[i][:], reserved[3*i:3*i+3])
 	}
 	for i := range 3 {
 		spec := nodeSpec{
@@ -131,6 +175,7 @@ func NewNATS(ctx context.Context, dir string, opts NATSOptions) (*NATS, error) {
 			}
 			p, err := NewProxy(fmt.Sprintf("127.0.0.1:%d", ports[j][1]))
 			if err != nil {
+				release()
 				n.Close()
 				return nil, err
 			}
@@ -138,11 +183,13 @@ func NewNATS(ctx context.Context, dir string, opts NATSOptions) (*NATS, error) {
 			spec.Routes = append(spec.Routes, "nats-route://"+p.Addr())
 		}
 		if err := os.MkdirAll(spec.Dir, 0o755); err != nil {
+			release()
 			n.Close()
 			return nil, err
 		}
 		n.nodes = append(n.nodes, &node{spec: spec})
 	}
+	release()
 	for i := range n.nodes {
 		if err := n.start(i); err != nil {
 			n.Close()
@@ -332,6 +379,9 @@ func (n *NATS) metaComplete(ctx context.Context, i int) bool {
 // leader sees the others current, or ctx ends.
 func (n *NATS) WaitHealthy(ctx context.Context) error {
 	for {
+		if err := n.exited(); err != nil {
+			return err
+		}
 		ok := true
 		meta := false
 		for i, nd := range n.nodes {
@@ -354,6 +404,26 @@ func (n *NATS) WaitHealthy(ctx context.Context) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// exited names a node whose process ended though the harness did not
+// kill it, with the end of its log.
+func (n *NATS) exited() error {
+	for _, nd := range n.nodes {
+		if nd.cmd == nil {
+			continue
+		}
+		select {
+		case <-nd.done:
+			log, _ := os.ReadFile(filepath.Join(nd.spec.Dir, "nats.log"))
+			if len(log) > 400 {
+				log = log[len(log)-400:]
+			}
+			return fmt.Errorf("%w: %s: %s", errNodeExited, nd.spec.Name, log)
+		default:
+		}
+	}
+	return nil
 }
 
 // StreamLeader is the index of the node leading stream, asked through
