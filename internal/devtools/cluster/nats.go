@@ -316,8 +316,29 @@ func (n *NATS) Kill(i int) {
 	nd.cmd = nil
 }
 
-// Restart starts a killed node i again on its storage.
-func (n *NATS) Restart(i int) error { return n.start(i) }
+// Restart starts a killed node i again on its storage, on fresh ports
+// behind the same proxies: while it was down another process may have
+// taken its old ones.
+func (n *NATS) Restart(i int) error {
+	ports, release, err := reservePorts(3)
+	if err != nil {
+		return err
+	}
+	nd := n.nodes[i]
+	nd.spec.Port, nd.spec.ClusterPort, nd.spec.HTTPPort = ports[0], ports[1], ports[2]
+	for k, p := range n.routes {
+		if k[1] == i {
+			p.Retarget(fmt.Sprintf("127.0.0.1:%d", nd.spec.ClusterPort))
+		}
+	}
+	n.mu.Lock()
+	for _, links := range n.clients {
+		links[i].Retarget(fmt.Sprintf("127.0.0.1:%d", nd.spec.Port))
+	}
+	n.mu.Unlock()
+	release()
+	return n.start(i)
+}
 
 // Healthy reports whether node i's /healthz says ok (JetStream current).
 func (n *NATS) Healthy(ctx context.Context, i int) bool {

@@ -34,6 +34,20 @@ func NewProxy(target string) (*Proxy, error) {
 	return p, nil
 }
 
+// Retarget sends the connections made from now on to target (a node
+// restarted on another port).
+func (p *Proxy) Retarget(target string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.target = target
+}
+
+func (p *Proxy) targetAddr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.target
+}
+
 // Addr is the proxy's host:port.
 func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 
@@ -114,7 +128,7 @@ func (p *Proxy) serve(in net.Conn) {
 	// A connection made while the link is down waits for it, like a SYN
 	// retransmitted until the partition heals.
 	<-p.gate()
-	out, err := net.Dial("tcp", p.target)
+	out, err := net.Dial("tcp", p.targetAddr())
 	if err != nil {
 		return
 	}
