@@ -41,14 +41,26 @@ func tuneGC(log *slog.Logger) {
 	log.Debug("garbage collector", "gogc", gogc, "memory_limit_bytes", debug.SetMemoryLimit(-1))
 }
 
-// availableMemory is the memory this process may use in bytes: the cgroup
-// v2 limit when there is one, else the machine's total; 0 when unknown.
+// availableMemory is the memory this process may use in bytes: the least
+// of its cgroup's limit (v2 memory.max, or v1 memory.limit_in_bytes, which
+// reads as a huge number when there is none) and the machine's RAM; 0 when
+// none can be read.
 func availableMemory() int64 {
-	if b, err := os.ReadFile("/sys/fs/cgroup/memory.max"); err == nil {
-		if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && n > 0 {
-			return n
+	avail := memTotal()
+	for _, path := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && n > 0 && (avail == 0 || n < avail) {
+			avail = n
 		}
 	}
+	return avail
+}
+
+// memTotal is the machine's RAM from /proc/meminfo; 0 when unknown.
+func memTotal() int64 {
 	f, err := os.Open("/proc/meminfo")
 	if err != nil {
 		return 0

@@ -43,3 +43,12 @@ func TestTuneGCKeepsTheEnvironmentsSettings(t *testing.T) {
 		t.Errorf("memory limit = %d, want the environment's 1 GiB", got)
 	}
 }
+
+// A cgroup without a limit (v1 reads as a huge number) does not lift the
+// budget above the machine's RAM.
+func TestAvailableMemoryIsAtMostTheMachines(t *testing.T) {
+	total, avail := memTotal(), availableMemory()
+	if total <= 0 || avail <= 0 || avail > total {
+		t.Fatalf("availableMemory = %d, MemTotal = %d", avail, total)
+	}
+}
