@@ -207,7 +207,8 @@ func TestQRLoginFlow(t *testing.T) {
 
 	// The scan shows who asked: the client address (the trusted proxy's
 	// X-Forwarded-For), the user agent and the time.
-	m := qrWantState(t, "scan", env.step(q, "scan", aliceTok), "SCANNED")
+	scan := env.step(q, "scan", aliceTok)
+	m := qrWantState(t, "scan", scan, "SCANNED")
 	req := m["requester"].(map[string]any)
 	if req["ip"] != "203.0.113.9" || req["user_agent"] != ua || req["created_at"] == "" || m["app"] != qrApp {
 		t.Fatalf("scan answer: %v", m)
@@ -216,7 +217,7 @@ func TestQRLoginFlow(t *testing.T) {
 	qrProblem(t, "scan by another user", env.step(q, "scan", bobTok), 409, "qr_state")
 	qrProblem(t, "confirm by another user", env.step(q, "confirm", bobTok), 403, "qr_not_scanner")
 	qrProblem(t, "cancel by another user", env.step(q, "cancel", bobTok), 403, "qr_not_scanner")
-	_, st = env.poll(q, "")
+	_, st = env.poll(q, "?min_position="+scan.Header.Get("X-Bindery-Position"))
 	if st.State != "SCANNED" || st.ScannedBy == nil || st.ScannedBy.DisplayName != "Alice" || st.ScannedBy.AvatarURL != "https://img.example/Alice.png" {
 		t.Fatalf("scanned: %+v", st)
 	}
@@ -286,7 +287,8 @@ func TestQRCancelAndBadInput(t *testing.T) {
 	env := startQR(t, "", nil)
 	_, aliceTok := env.user("Alice")
 	q := env.start("X-Forwarded-For", "203.0.113.9")
-	m := qrWantState(t, "scan", env.step(q, "scan", aliceTok), "SCANNED")
+	scan := env.step(q, "scan", aliceTok)
+	m := qrWantState(t, "scan", scan, "SCANNED")
 	if ip := m["requester"].(map[string]any)["ip"]; ip != "127.0.0.1" {
 		t.Fatalf("X-Forwarded-For believed without a trusted proxy: %v", ip)
 	}
